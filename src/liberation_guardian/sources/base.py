@@ -1,0 +1,95 @@
+"""What every source module provides: a config model, `verify` and `parse`.
+
+A source module defines one `Source` subclass. Its `name` is the URL segment
+(`/webhook/{name}`) and the key under `integrations.<group>` in the configuration;
+`aliases` lists other keys accepted for it (the spec's `prometheus` for
+`alertmanager`). Headers reach `verify` and `parse` with lower-case names.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from liberation_guardian.errors import PayloadInvalid, PayloadMalformed
+from liberation_guardian.events import NormalizedEvent
+
+Headers = Mapping[str, str]
+
+
+class SourceConfig(BaseModel):
+    """Keys every source accepts under `integrations.<group>.<name>`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(default=True, description="Accept webhooks from this source.")
+    webhook_secret_env: str | None = Field(
+        default=None,
+        description="Variable holding the signing secret or shared token this source authenticates with.",
+    )
+    max_body_bytes: int | None = Field(
+        default=None, gt=0, description="Body size limit for this source; defaults to core.max_body_bytes."
+    )
+
+
+class Source(ABC):
+    """One tool that sends webhooks: how it authenticates and how its payloads read."""
+
+    name: ClassVar[str]
+    group: ClassVar[str] = "observability"
+    aliases: ClassVar[tuple[str, ...]] = ()
+    config_model: ClassVar[type[SourceConfig]] = SourceConfig
+    auth_scheme: ClassVar[str] = "none"
+
+    def __init__(self, config: SourceConfig, secrets: Mapping[str, str]) -> None:
+        self.config = config
+        self.secrets = secrets
+
+    @property
+    def secret(self) -> str | None:
+        """The value of the variable `webhook_secret_env` names, if one is configured."""
+        return self.secrets.get("webhook_secret")
+
+    @abstractmethod
+    def verify(self, headers: Headers, body: bytes) -> None:
+        """Raise `Unauthorized` unless the request proves it came from this tool."""
+
+    @abstractmethod
+    def parse(self, headers: Headers, body: bytes) -> list[NormalizedEvent]:
+        """Turn one payload into events; raise `PayloadMalformed` or `PayloadInvalid` with a reason."""
+
+
+def load_json(body: bytes) -> Any:
+    """Decode a JSON body, raising `PayloadMalformed` with the position of the first error."""
+    try:
+        return json.loads(body)
+    except UnicodeDecodeError as exc:
+        raise PayloadMalformed(f"body is not UTF-8 text: {exc.reason} at byte {exc.start}") from None
+    except json.JSONDecodeError as exc:
+        raise PayloadMalformed(f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise PayloadMalformed("body is not valid JSON: nested too deeply") from None
+
+
+def load_json_object(body: bytes) -> dict[str, Any]:
+    """Decode a JSON body that must be an object, raising `PayloadInvalid` for any other JSON value."""
+    data = load_json(body)
+    if not isinstance(data, dict):
+        raise PayloadInvalid(f"expected a JSON object, got a JSON {_json_type(data)}")
+    return data
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "boolean"
+    if value is None:
+        return "null"
+    return "number"
