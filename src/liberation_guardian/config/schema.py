@@ -1,0 +1,219 @@
+"""The pydantic models of `liberation-guardian.yml`; defaults live here and nowhere else.
+
+The tree mirrors the YAML. `integrations` is kept as plain mappings here because each
+entry is validated by the config model of the source or channel module that owns it
+(see `load.py`); that way adding a source never edits this file.
+
+A field marked `not_yet_used` is accepted and validated but has no effect yet; the
+loader lists such keys at start-up so nothing in a config file is silently ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from liberation_guardian.events import Frequency, UserImpact
+
+NOT_YET_USED: dict[str, Any] = {"not_yet_used": True}
+
+
+class Strict(BaseModel):
+    """Base for config sections: unknown keys are errors, so typos are caught."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class CoreConfig(Strict):
+    """`core`: the instance itself."""
+
+    name: str = Field(default="Liberation Guardian", description="Shown in every notification.")
+    environment: Literal["development", "staging", "production"] = Field(
+        default="production", description="Environment assumed for events that do not name one."
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    host: str = Field(default="127.0.0.1", description="Address `serve` listens on.")
+    port: int = Field(default=8080, ge=1, le=65535, description="Port `serve` listens on.")
+    database_url: str = Field(
+        default="sqlite:///data/guardian.db",
+        description="SQLAlchemy URL; relative SQLite paths are relative to the config file's folder.",
+    )
+    max_body_bytes: int = Field(default=1024 * 1024, gt=0, description="Largest webhook body accepted (413).")
+    admin_token_env: str = Field(
+        default="GUARDIAN_ADMIN_TOKEN", description="Variable holding the bearer token for /api/*."
+    )
+    public_url: str | None = Field(
+        default=None, description="Base URL of this instance, used for incident links in notifications."
+    )
+
+
+class AIAgentConfig(Strict):
+    """One entry of `ai_providers` (triage_agent, analysis_agent, coding_agent)."""
+
+    provider: Literal["anthropic", "openai", "google", "local"]
+    model: str
+    api_key_env: str | None = None
+    base_url: str | None = None
+    max_tokens: int | None = Field(default=None, gt=0)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+
+
+class Conditions(Strict):
+    """Parses the spec's list-of-single-key-mappings form into one mapping."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_list(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            merged: dict[str, Any] = {}
+            for index, item in enumerate(value):
+                if not isinstance(item, dict):
+                    raise ValueError(f"item {index} must be a mapping like `- frequency: occasional`")
+                merged.update(item)
+            return merged
+        return value
+
+
+class AutoAcknowledgeConditions(Conditions):
+    """When a matching incident may be acknowledged without telling anyone."""
+
+    frequency: Frequency = Field(
+        default=Frequency.occasional, description="Acknowledge only while the incident recurs at most this often."
+    )
+    user_impact: UserImpact = Field(
+        default=UserImpact.single_user, description="Acknowledge only while at most this many users are hit."
+    )
+    confidence_threshold: float = Field(default=0.8, ge=0, le=1)
+
+
+class AutoFixConditions(Conditions):
+    """When a matching incident gets a fix proposed."""
+
+    confidence_threshold: float = Field(default=0.9, ge=0, le=1)
+    max_fix_attempts: int = Field(default=3, ge=1)
+    require_tests: bool = True
+
+
+class EscalateConditions(Conditions):
+    """How a matching incident is escalated."""
+
+    always_escalate: bool = True
+    notification_channels: list[str] = Field(
+        default_factory=lambda: ["email", "sms", "slack"],
+        description="Channels an escalation goes to (those enabled); the console log always gets it too.",
+    )
+
+
+class PatternRule(Strict):
+    """Regular expressions matched (case-insensitively) against an event's title and message."""
+
+    patterns: list[str] = Field(default_factory=list)
+
+    @field_validator("patterns")
+    @classmethod
+    def _compile(cls, patterns: list[str]) -> list[str]:
+        for index, pattern in enumerate(patterns):
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"pattern {index} {pattern!r} is not a valid regular expression: {exc}") from None
+        return patterns
+
+
+class AutoAcknowledgeRule(PatternRule):
+    """`decision_rules.auto_acknowledge`."""
+
+    conditions: AutoAcknowledgeConditions = Field(default_factory=AutoAcknowledgeConditions)
+
+
+class AutoFixRule(PatternRule):
+    """`decision_rules.auto_fix`."""
+
+    conditions: AutoFixConditions = Field(default_factory=AutoFixConditions)
+
+
+class EscalateRule(PatternRule):
+    """`decision_rules.escalate`."""
+
+    conditions: EscalateConditions = Field(default_factory=EscalateConditions)
+
+
+class DecisionRules(Strict):
+    """`decision_rules`: what the configured rules decide before any other decider."""
+
+    auto_acknowledge: AutoAcknowledgeRule = Field(default_factory=AutoAcknowledgeRule)
+    auto_fix: AutoFixRule = Field(default_factory=AutoFixRule)
+    escalate: EscalateRule = Field(default_factory=EscalateRule)
+
+
+class KnowledgeBaseConfig(Strict):
+    """`learning.knowledge_base`."""
+
+    retention_days: int = Field(default=365, ge=1, json_schema_extra=NOT_YET_USED)
+    pattern_confidence_threshold: float = Field(default=0.7, ge=0, le=1, json_schema_extra=NOT_YET_USED)
+    min_occurrences_for_pattern: int = Field(default=3, ge=1, json_schema_extra=NOT_YET_USED)
+
+
+class FeedbackLoopConfig(Strict):
+    """`learning.feedback_loop`."""
+
+    enabled: bool = Field(default=True, json_schema_extra=NOT_YET_USED)
+    human_feedback_weight: float = Field(default=2.0, ge=0, json_schema_extra=NOT_YET_USED)
+    outcome_tracking_enabled: bool = Field(default=True, json_schema_extra=NOT_YET_USED)
+
+
+class CommunitySharingConfig(Strict):
+    """`learning.community_sharing`."""
+
+    enabled: bool = Field(default=False, json_schema_extra=NOT_YET_USED)
+    anonymize_data: bool = Field(default=True, json_schema_extra=NOT_YET_USED)
+    share_successful_patterns: bool = Field(default=True, json_schema_extra=NOT_YET_USED)
+
+
+class LearningConfig(Strict):
+    """`learning`."""
+
+    knowledge_base: KnowledgeBaseConfig = Field(default_factory=KnowledgeBaseConfig)
+    feedback_loop: FeedbackLoopConfig = Field(default_factory=FeedbackLoopConfig)
+    community_sharing: CommunitySharingConfig = Field(default_factory=CommunitySharingConfig)
+
+
+class GroupingConfig(Strict):
+    """`grouping`: how repeats are counted into the frequency classes the rules use."""
+
+    window_minutes: int = Field(default=60, ge=1, description="Window over which recurrences are counted.")
+    frequent_threshold: int = Field(
+        default=10, ge=2, description="Occurrences within the window from which an incident is `frequent`."
+    )
+
+
+class DeliveryConfig(Strict):
+    """`delivery`: how notifications are retried."""
+
+    max_attempts: int = Field(default=8, ge=1, description="Attempts before a delivery is marked dead.")
+    initial_backoff_seconds: float = Field(default=2.0, gt=0)
+    max_backoff_seconds: float = Field(default=300.0, gt=0)
+
+
+class Settings(Strict):
+    """The whole `liberation-guardian.yml`."""
+
+    core: CoreConfig = Field(default_factory=CoreConfig)
+    ai_providers: dict[str, AIAgentConfig] = Field(default_factory=dict, json_schema_extra=NOT_YET_USED)
+    integrations: dict[str, dict[str, dict[str, Any]]] = Field(default_factory=dict)
+    decision_rules: DecisionRules = Field(default_factory=DecisionRules)
+    learning: LearningConfig = Field(default_factory=LearningConfig)
+    grouping: GroupingConfig = Field(default_factory=GroupingConfig)
+    delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
+
+    @field_validator("integrations", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        # `integrations:` with nothing under it, or a group with nothing under it, reads as null.
+        if value is None:
+            return {}
+        if isinstance(value, dict):
+            return {group: ({} if entries is None else entries) for group, entries in value.items()}
+        return value

@@ -1,0 +1,170 @@
+"""The tables: payloads as received, events parsed from them, incidents, decisions, deliveries.
+
+Portable SQLAlchemy 2 models (SQLite by default, PostgreSQL later): JSON columns use
+the generic `JSON` type and times are stored timezone-aware in UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that always comes back timezone-aware in UTC, whatever the backend keeps."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table."""
+
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
+
+
+class Payload(Base):
+    """A request body exactly as a source sent it."""
+
+    __tablename__ = "payloads"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    content_type: Mapped[str | None] = mapped_column(String(128))
+    body: Mapped[str] = mapped_column(Text)
+
+
+class Event(Base):
+    """One normalized event; `processed_at` is null until the pipeline has handled it."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_unprocessed", "processed_at", "id"),
+        Index("ix_events_incident", "incident_id"),
+        Index("ix_events_source_received", "source", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    payload_id: Mapped[int] = mapped_column(ForeignKey("payloads.id"))
+    source: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    severity: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(Text)
+    message: Mapped[str] = mapped_column(Text, default="")
+    service: Mapped[str | None] = mapped_column(String(255))
+    environment: Mapped[str | None] = mapped_column(String(255))
+    fingerprint: Mapped[str] = mapped_column(String(64), index=True)
+    grouping_key: Mapped[str | None] = mapped_column(Text)
+    exception_type: Mapped[str | None] = mapped_column(String(255))
+    labels: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    stack_frames: Mapped[list[Any]] = mapped_column(default=list)
+    user_impact: Mapped[str | None] = mapped_column(String(32))
+    links: Mapped[list[Any]] = mapped_column(default=list)
+    extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    occurred_at: Mapped[datetime | None]
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    processed_at: Mapped[datetime | None]
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"))
+
+
+class Incident(Base):
+    """All events sharing a fingerprint, with their lifecycle and counts.
+
+    `transition_seq` counts the incident's transitions (opened, resolved, reopened,
+    severity raised); a decision and each delivery are keyed by it, which is what
+    makes re-processing after a crash harmless.
+    """
+
+    __tablename__ = "incidents"
+    __table_args__ = (Index("ix_incidents_status_last_seen", "status", "last_seen"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(16))
+    severity: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(Text)
+    service: Mapped[str | None] = mapped_column(String(255))
+    environment: Mapped[str | None] = mapped_column(String(255))
+    user_impact: Mapped[str | None] = mapped_column(String(32))
+    occurrences: Mapped[int] = mapped_column(default=0)
+    frequency: Mapped[str] = mapped_column(String(16), default="first_time")
+    window_start: Mapped[datetime] = mapped_column(default=utcnow)
+    window_count: Mapped[int] = mapped_column(default=0)
+    first_seen: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(default=utcnow)
+    transition_seq: Mapped[int] = mapped_column(default=0)
+    fix_attempts: Mapped[int] = mapped_column(default=0)
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(255))
+    resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(String(255))
+
+
+class Decision(Base):
+    """The triage verdict on one incident transition."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (UniqueConstraint("incident_id", "transition_seq", name="uq_decisions_transition"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
+    transition: Mapped[str] = mapped_column(String(32))
+    transition_seq: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(32), index=True)
+    severity: Mapped[str] = mapped_column(String(16))
+    category: Mapped[str] = mapped_column(String(64))
+    confidence: Mapped[float] = mapped_column(Float)
+    decided_by: Mapped[str] = mapped_column(String(64))
+    matched: Mapped[str | None] = mapped_column(Text)
+    rationale: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Delivery(Base):
+    """One notification to one channel: the outbox row and the delivery log in one.
+
+    `idempotency_key` (incident, transition, channel) is unique, so a transition that
+    is processed twice can never queue a second message.
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    decision_id: Mapped[int | None] = mapped_column(ForeignKey("decisions.id"))
+    channel: Mapped[str] = mapped_column(String(64))
+    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    transition: Mapped[str] = mapped_column(String(32))
+    notification: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None]
