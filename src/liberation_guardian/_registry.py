@@ -13,16 +13,13 @@ import inspect
 import pkgutil
 from importlib.metadata import entry_points
 from types import ModuleType
-from typing import TypeVar
-
-T = TypeVar("T")
 
 
-def scan(package: ModuleType, base: type[T], entry_point_group: str) -> dict[str, type[T]]:
+def scan(package: ModuleType, base: type, entry_point_group: str) -> dict[str, type]:
     """Return {name: class} for every concrete `base` subclass in `package` and the entry points."""
-    found: dict[str, type[T]] = {}
+    found: dict[str, type] = {}
 
-    def add(cls: type[T], where: str) -> None:
+    def add(cls: type, where: str) -> None:
         name = getattr(cls, "name", None)
         if not isinstance(name, str) or inspect.isabstract(cls):
             return

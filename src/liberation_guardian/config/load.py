@@ -89,7 +89,9 @@ def load_file(path: str | Path, env: Mapping[str, str] | None = None) -> LoadedC
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist; create one with `liberation-guardian init {path}`")
+        raise ConfigError(
+            f"config file {path} does not exist; create one with `liberation-guardian init {path}`"
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config file {path}: {exc}") from None
     if env is None:

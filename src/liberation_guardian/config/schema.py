@@ -80,7 +80,8 @@ class AutoAcknowledgeConditions(Conditions):
     """When a matching incident may be acknowledged without telling anyone."""
 
     frequency: Frequency = Field(
-        default=Frequency.occasional, description="Acknowledge only while the incident recurs at most this often."
+        default=Frequency.occasional,
+        description="Acknowledge only while the incident recurs at most this often.",
     )
     user_impact: UserImpact = Field(
         default=UserImpact.single_user, description="Acknowledge only while at most this many users are hit."

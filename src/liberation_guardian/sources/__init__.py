@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 from functools import cache
+from typing import cast
 
 from liberation_guardian._registry import scan
 from liberation_guardian.sources.base import Source
@@ -15,7 +16,7 @@ from liberation_guardian.sources.base import Source
 @cache
 def registry() -> dict[str, type[Source]]:
     """Every known source class by name."""
-    return scan(sys.modules[__name__], Source, "liberation_guardian.sources")
+    return cast(dict[str, type[Source]], scan(sys.modules[__name__], Source, "liberation_guardian.sources"))
 
 
 def config_keys() -> dict[str, type[Source]]:

@@ -58,6 +58,10 @@ class Source(ABC):
     def verify(self, headers: Headers, body: bytes) -> None:
         """Raise `Unauthorized` unless the request proves it came from this tool."""
 
+    def sign(self, body: bytes) -> dict[str, str]:
+        """Headers this tool would add to prove `body` is its own (used by `liberation-guardian send`)."""
+        return {}
+
     @abstractmethod
     def parse(self, headers: Headers, body: bytes) -> list[NormalizedEvent]:
         """Turn one payload into events; raise `PayloadMalformed` or `PayloadInvalid` with a reason."""
@@ -70,7 +74,9 @@ def load_json(body: bytes) -> Any:
     except UnicodeDecodeError as exc:
         raise PayloadMalformed(f"body is not UTF-8 text: {exc.reason} at byte {exc.start}") from None
     except json.JSONDecodeError as exc:
-        raise PayloadMalformed(f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        raise PayloadMalformed(
+            f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
     except RecursionError:
         raise PayloadMalformed("body is not valid JSON: nested too deeply") from None
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 from functools import cache
+from typing import cast
 
 from liberation_guardian._registry import scan
 from liberation_guardian.act.notify.base import Channel
@@ -15,4 +16,4 @@ from liberation_guardian.act.notify.base import Channel
 @cache
 def registry() -> dict[str, type[Channel]]:
     """Every known channel class by name."""
-    return scan(sys.modules[__name__], Channel, "liberation_guardian.channels")
+    return cast(dict[str, type[Channel]], scan(sys.modules[__name__], Channel, "liberation_guardian.channels"))

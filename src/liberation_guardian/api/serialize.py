@@ -1,0 +1,102 @@
+"""Rows to JSON-ready dicts, one function per table."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from liberation_guardian.store.models import Decision, Delivery, Event, Incident
+
+
+def _time(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def event(row: Event, *, with_payload: bool = False) -> dict[str, Any]:
+    """An event as the API shows it."""
+    data: dict[str, Any] = {
+        "id": row.id,
+        "source": row.source,
+        "kind": row.kind,
+        "status": row.status,
+        "severity": row.severity,
+        "title": row.title,
+        "message": row.message,
+        "service": row.service,
+        "environment": row.environment,
+        "fingerprint": row.fingerprint,
+        "grouping_key": row.grouping_key,
+        "exception_type": row.exception_type,
+        "labels": row.labels,
+        "stack_frames": row.stack_frames,
+        "user_impact": row.user_impact,
+        "links": row.links,
+        "occurred_at": _time(row.occurred_at),
+        "received_at": _time(row.received_at),
+        "processed_at": _time(row.processed_at),
+        "incident_id": row.incident_id,
+        "payload_id": row.payload_id,
+    }
+    if row.extra:
+        data["extra"] = row.extra
+    if with_payload:
+        data["payload"] = row.payload.body
+    return data
+
+
+def incident(row: Incident) -> dict[str, Any]:
+    """An incident as the API shows it."""
+    return {
+        "id": row.id,
+        "fingerprint": row.fingerprint,
+        "status": row.status,
+        "severity": row.severity,
+        "source": row.source,
+        "kind": row.kind,
+        "title": row.title,
+        "service": row.service,
+        "environment": row.environment,
+        "user_impact": row.user_impact,
+        "occurrences": row.occurrences,
+        "frequency": row.frequency,
+        "first_seen": _time(row.first_seen),
+        "last_seen": _time(row.last_seen),
+        "acknowledged_at": _time(row.acknowledged_at),
+        "acknowledged_by": row.acknowledged_by,
+        "resolved_at": _time(row.resolved_at),
+        "resolved_by": row.resolved_by,
+    }
+
+
+def decision(row: Decision) -> dict[str, Any]:
+    """A decision as the API shows it."""
+    return {
+        "id": row.id,
+        "incident_id": row.incident_id,
+        "event_id": row.event_id,
+        "transition": row.transition,
+        "action": row.action,
+        "severity": row.severity,
+        "category": row.category,
+        "confidence": row.confidence,
+        "decided_by": row.decided_by,
+        "matched": row.matched,
+        "rationale": row.rationale,
+        "details": row.details,
+        "created_at": _time(row.created_at),
+    }
+
+
+def delivery(row: Delivery) -> dict[str, Any]:
+    """A delivery as the API shows it."""
+    return {
+        "id": row.id,
+        "channel": row.channel,
+        "transition": row.transition,
+        "idempotency_key": row.idempotency_key,
+        "status": row.status,
+        "attempts": row.attempts,
+        "last_error": row.last_error,
+        "created_at": _time(row.created_at),
+        "delivered_at": _time(row.delivered_at),
+    }

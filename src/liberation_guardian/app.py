@@ -1,0 +1,123 @@
+"""Wire a running instance: database, ingest writer, pipeline loops, routes and error handlers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from liberation_guardian import __version__
+from liberation_guardian.act.notify.base import Channel
+from liberation_guardian.act.notify.console import ConsoleChannel
+from liberation_guardian.api.routes import router as api_router
+from liberation_guardian.config import LoadedConfig
+from liberation_guardian.decide.policy import Policy
+from liberation_guardian.observe.health import router as health_router
+from liberation_guardian.observe.metrics import Metrics
+from liberation_guardian.pipeline.build import build_stages
+from liberation_guardian.pipeline.process import Processor
+from liberation_guardian.pipeline.runner import Runner
+from liberation_guardian.receive.ingest import IngestWriter
+from liberation_guardian.receive.state import Receiver
+from liberation_guardian.receive.webhook import router as webhook_router
+from liberation_guardian.store.db import make_engine, migrate, sessions
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """The parts of a running instance that have a lifecycle."""
+
+    engine: Engine
+    sessions: sessionmaker[Session]
+    writer: IngestWriter
+    runner: Runner | None
+    alive: bool = False
+
+
+def channels_of(config: LoadedConfig) -> dict[str, Channel]:
+    """An instance of every enabled channel, the console log always among them."""
+    channels: dict[str, Channel] = {}
+    for name in config.channels:
+        channel = config.channel(name)
+        if channel is not None:
+            channels[name] = channel
+    channels.setdefault("console", ConsoleChannel(ConsoleChannel.config_model(), {}))
+    return channels
+
+
+def create_app(config: LoadedConfig, *, notify: bool = True) -> FastAPI:
+    """The ASGI app; its lifespan opens the database and starts the pipeline loops."""
+    metrics = Metrics()
+    engine = make_engine(config.database_url)
+    factory = sessions(engine)
+    runtime = Runtime(engine=engine, sessions=factory, writer=IngestWriter(factory), runner=None)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        migrate(engine)
+        processor = Processor(factory, build_stages(config), metrics)
+        runner = Runner(
+            factory, processor, channels_of(config) if notify else {}, config.settings.delivery, metrics
+        )
+        runtime.runner = runner
+        runtime.writer.on_commit = runner.wake
+        app.state.runner_wake = runner.wake_deliveries
+        runtime.writer.start()
+        runner.start()
+        runtime.alive = True
+        log.info("ready", extra={"sources": sorted(config.sources), "channels": sorted(channels_of(config))})
+        try:
+            yield
+        finally:
+            runtime.alive = False
+            runtime.writer.stop()
+            runner.stop()
+            engine.dispose()
+
+    app = FastAPI(title="Liberation Guardian", version=__version__, lifespan=lifespan)
+    app.state.config = config
+    app.state.admin_token = config.admin_token
+    app.state.engine = engine
+    app.state.sessions = factory
+    app.state.metrics = metrics
+    app.state.runtime = runtime
+    app.state.policy = Policy(config)
+    app.state.runner_wake = lambda: None
+    app.state.receiver = Receiver(
+        sources={name: source for name in config.sources if (source := config.source(name)) is not None},
+        writer=runtime.writer,
+        max_body_bytes=config.settings.core.max_body_bytes,
+        metrics=metrics,
+    )
+    app.include_router(webhook_router)
+    app.include_router(api_router)
+    app.include_router(health_router)
+    _install_error_handlers(app)
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(HTTPException)
+    async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+        return JSONResponse(
+            {"error": exc.detail, "status": exc.status_code}, status_code=exc.status_code, headers=exc.headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        return JSONResponse({"error": "; ".join(problems), "status": 422}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error", extra={"path": request.url.path})
+        return JSONResponse({"error": "internal error; see the server log", "status": 500}, status_code=500)

@@ -1,0 +1,1 @@
+"""Grouping: fingerprints and the incident lifecycle."""

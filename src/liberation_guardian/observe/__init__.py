@@ -1,0 +1,1 @@
+"""Observing ourselves: metrics, logs and health."""

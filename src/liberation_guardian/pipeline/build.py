@@ -1,0 +1,31 @@
+"""The whole order of the pipeline, in one place."""
+
+from __future__ import annotations
+
+from liberation_guardian.config import LoadedConfig
+from liberation_guardian.decide.policy import Policy
+from liberation_guardian.pipeline.stages import DecideStage, EnrichStage, GroupStage, Stage, TriageStage
+from liberation_guardian.triage.base import Decider, TriageChain
+from liberation_guardian.triage.fallback import Investigate
+from liberation_guardian.triage.rules import ConfigRules
+from liberation_guardian.triage.severity import CriticalEscalation
+
+
+def build_chain(config: LoadedConfig) -> TriageChain:
+    """The triage chain: critical severity, the configured rules, then investigate."""
+    deciders: list[Decider] = [
+        CriticalEscalation(),
+        ConfigRules(config.settings.decision_rules),
+        Investigate(),
+    ]
+    return TriageChain(deciders)
+
+
+def build_stages(config: LoadedConfig) -> list[Stage]:
+    """The stages each stored event runs through, in order."""
+    return [
+        GroupStage(config.settings.grouping),
+        EnrichStage(),
+        TriageStage(build_chain(config)),
+        DecideStage(Policy(config)),
+    ]

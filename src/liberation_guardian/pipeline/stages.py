@@ -1,0 +1,120 @@
+"""The stages every stored event passes through after it is accepted.
+
+Each stage reads and extends one `Work` item inside the transaction that processes
+the event; all of a stage's writes commit together with the event being marked
+processed, so a crash repeats the whole event or none of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from sqlalchemy.orm import Session
+
+from liberation_guardian.config.schema import GroupingConfig
+from liberation_guardian.decide.policy import Policy
+from liberation_guardian.events import Frequency, Severity, UserImpact
+from liberation_guardian.group.incidents import Transition, observe
+from liberation_guardian.store.models import Decision, Event, Incident
+from liberation_guardian.triage.base import Case, TriageChain, Verdict
+from liberation_guardian.triage.category import categorize
+
+
+@dataclass
+class Work:
+    """One event on its way through the stages, with what each stage found."""
+
+    event: Event
+    incident: Incident | None = None
+    transition: Transition | None = None
+    category: str = "other"
+    verdict: Verdict | None = None
+    decision: Decision | None = None
+
+
+class Stage(Protocol):
+    """One step of the pipeline."""
+
+    name: str
+
+    def run(self, session: Session, work: Work) -> None:
+        """Do this stage's part for one event, inside the caller's transaction."""
+        ...
+
+
+class GroupStage:
+    """Attaches the event to its incident and notes the transition it caused."""
+
+    name = "group"
+
+    def __init__(self, grouping: GroupingConfig) -> None:
+        self.grouping = grouping
+
+    def run(self, session: Session, work: Work) -> None:
+        """Fold the event into its incident."""
+        observed = observe(session, work.event, self.grouping)
+        work.incident, work.transition = observed.incident, observed.transition
+
+
+class EnrichStage:
+    """Adds what later stages need that the source did not say: the problem's category."""
+
+    name = "enrich"
+
+    def run(self, session: Session, work: Work) -> None:
+        """Guess the category from the event's words."""
+        event = work.event
+        work.category = categorize(event.source, event.kind, f"{event.title}\n{event.message}", event.exception_type)
+
+
+class TriageStage:
+    """Asks the triage chain for a verdict on every transition except resolution."""
+
+    name = "triage"
+
+    def __init__(self, chain: TriageChain) -> None:
+        self.chain = chain
+
+    def run(self, session: Session, work: Work) -> None:
+        """Decide what an opened, reopened or worsened incident needs."""
+        if work.incident is None or work.transition in (None, Transition.resolved):
+            return
+        event, incident = work.event, work.incident
+        work.verdict = self.chain.decide(
+            Case(
+                source=event.source,
+                kind=event.kind,
+                title=event.title,
+                message=event.message,
+                severity=Severity(incident.severity),
+                category=work.category,
+                transition=work.transition.value,
+                frequency=Frequency(incident.frequency),
+                user_impact=UserImpact(incident.user_impact) if incident.user_impact else None,
+                occurrences=incident.occurrences,
+                fix_attempts=incident.fix_attempts,
+                service=event.service,
+                environment=event.environment,
+                exception_type=event.exception_type,
+                labels={str(k): str(v) for k, v in (event.labels or {}).items()},
+            )
+        )
+
+
+class DecideStage:
+    """Stores the verdict as a decision and queues the deliveries the policy calls for."""
+
+    name = "decide"
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+
+    def run(self, session: Session, work: Work) -> None:
+        """Record the decision, or the resolution, of this transition."""
+        if work.incident is None or work.transition is None:
+            return
+        if work.transition == Transition.resolved:
+            self.policy.record_resolution(session, work.incident, work.event)
+        elif work.verdict is not None:
+            work.decision = self.policy.record(session, work.incident, work.event, work.transition, work.verdict)

@@ -1,0 +1,1 @@
+"""Receive: the webhook route and the writer that commits accepted events durably."""
