@@ -59,15 +59,18 @@ def create_app(config: LoadedConfig, *, notify: bool = True) -> FastAPI:
     metrics = Metrics()
     engine = make_engine(config.database_url)
     factory = sessions(engine)
-    runtime = Runtime(engine=engine, sessions=factory, writer=IngestWriter(factory), runner=None)
+    runtime = Runtime(
+        engine=engine,
+        sessions=factory,
+        writer=IngestWriter(factory, environment=config.settings.core.environment),
+        runner=None,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         migrate(engine)
         processor = Processor(factory, build_stages(config), metrics)
-        runner = Runner(
-            factory, processor, channels_of(config) if notify else {}, config.settings.delivery, metrics
-        )
+        runner = Runner(factory, processor, channels_of(config) if notify else {}, config.settings.delivery, metrics)
         runtime.runner = runner
         runtime.writer.on_commit = runner.wake
         app.state.runner_wake = runner.wake_deliveries

@@ -20,6 +20,7 @@ from liberation_guardian.act.notify.base import Channel, Notification
 from liberation_guardian.config.schema import DeliveryConfig
 from liberation_guardian.errors import DeliveryFailed
 from liberation_guardian.observe.metrics import Metrics
+from liberation_guardian.store.db import transaction
 from liberation_guardian.store.models import Delivery, utcnow
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ PENDING, SENDING, DELIVERED, FAILED, DEAD = "pending", "sending", "delivered", "
 
 def requeue_interrupted(sessions: sessionmaker[Session]) -> int:
     """Put deliveries left `sending` by a crashed process back to `pending`; returns how many."""
-    with sessions() as session, session.begin():
+    with transaction(sessions) as session:
         result = session.execute(update(Delivery).where(Delivery.status == SENDING).values(status=PENDING))
         return int(getattr(result, "rowcount", 0) or 0)
 
@@ -59,17 +60,17 @@ class Deliverer:
 
     def run_once(self, limit: int = 50) -> int:
         """Attempt every due delivery of this channel, up to `limit`; returns attempts made."""
-        with self.sessions() as session, session.begin():
-            due = session.scalars(
-                select(Delivery)
-                .where(
-                    Delivery.channel == self.channel_name,
-                    Delivery.status == PENDING,
-                    Delivery.next_attempt_at <= utcnow(),
-                )
-                .order_by(Delivery.id)
-                .limit(limit)
-            ).all()
+        due_now = (
+            Delivery.channel == self.channel_name,
+            Delivery.status == PENDING,
+            Delivery.next_attempt_at <= utcnow(),
+        )
+        with self.sessions() as session:
+            # Look before taking the write lock: most wake-ups find nothing for this channel.
+            if session.scalars(select(Delivery.id).where(*due_now).limit(1)).first() is None:
+                return 0
+        with transaction(self.sessions) as session:
+            due = session.scalars(select(Delivery).where(*due_now).order_by(Delivery.id).limit(limit)).all()
             for delivery in due:
                 delivery.status = SENDING
             claimed = [(d.id, d.attempts, d.notification) for d in due]
@@ -97,7 +98,7 @@ class Deliverer:
         except Exception as exc:  # a channel bug must not stop the loop; it is recorded as a failure
             log.exception("channel raised unexpectedly", extra={"channel": self.channel_name})
             error = DeliveryFailed(f"unexpected error: {exc!r}", retryable=True)
-        with self.sessions() as session, session.begin():
+        with transaction(self.sessions) as session:
             delivery = session.get(Delivery, delivery_id)
             if delivery is None:
                 return

@@ -12,13 +12,9 @@ def require_admin(request: Request) -> None:
     token: str | None = request.app.state.admin_token
     if not token:
         variable = request.app.state.config.settings.core.admin_token_env
-        raise HTTPException(
-            503, f"the API is disabled: set {variable} (liberation-guardian init writes one to .env)"
-        )
+        raise HTTPException(503, f"the API is disabled: set {variable} (liberation-guardian init writes one to .env)")
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not given:
-        raise HTTPException(
-            401, "missing Authorization: Bearer <token> header", headers={"WWW-Authenticate": "Bearer"}
-        )
+        raise HTTPException(401, "missing Authorization: Bearer <token> header", headers={"WWW-Authenticate": "Bearer"})
     if not hmac.compare_digest(token.encode(), given.strip().encode()):
         raise HTTPException(401, "bearer token does not match", headers={"WWW-Authenticate": "Bearer"})

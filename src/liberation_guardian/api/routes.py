@@ -7,11 +7,12 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from liberation_guardian.api import serialize
 from liberation_guardian.api.auth import require_admin
 from liberation_guardian.group.incidents import acknowledge, resolve
+from liberation_guardian.store.db import transaction
 from liberation_guardian.store.models import Decision, Delivery, Event, Incident, utcnow
 
 router = APIRouter(prefix="/api", dependencies=[Depends(require_admin)], tags=["api"])
@@ -96,7 +97,11 @@ def get_incident(request: Request, incident_id: int) -> dict[str, Any]:
     with _session(request) as session:
         incident = _incident(session, incident_id)
         events = session.scalars(
-            select(Event).where(Event.incident_id == incident_id).order_by(Event.id.desc()).limit(100)
+            select(Event)
+            .options(selectinload(Event.payload))
+            .where(Event.incident_id == incident_id)
+            .order_by(Event.id.desc())
+            .limit(100)
         ).all()
         decisions = session.scalars(
             select(Decision).where(Decision.incident_id == incident_id).order_by(Decision.id)
@@ -145,7 +150,7 @@ def acknowledge_incident(
     request: Request, incident_id: int, by: str = Body("api", embed=True, max_length=255)
 ) -> dict[str, Any]:
     """Acknowledge an open incident (409 when it is not open)."""
-    with _session(request) as session, session.begin():
+    with transaction(request.app.state.sessions) as session:
         incident = _incident(session, incident_id)
         if not acknowledge(incident, f"api:{by}", utcnow()):
             raise HTTPException(409, f"incident {incident_id} is {incident.status}, not open")
@@ -157,7 +162,7 @@ def resolve_incident(
     request: Request, incident_id: int, by: str = Body("api", embed=True, max_length=255)
 ) -> dict[str, Any]:
     """Resolve an incident and tell the channels that heard about it (409 when already resolved)."""
-    with _session(request) as session, session.begin():
+    with transaction(request.app.state.sessions) as session:
         incident = _incident(session, incident_id)
         if resolve(incident, f"api:{by}", utcnow()) is None:
             raise HTTPException(409, f"incident {incident_id} is already resolved")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -40,7 +41,7 @@ def event(row: Event, *, with_payload: bool = False) -> dict[str, Any]:
     if row.extra:
         data["extra"] = row.extra
     if with_payload:
-        data["payload"] = row.payload.body
+        data["payload"] = _payload(row.payload.body)
     return data
 
 
@@ -100,3 +101,11 @@ def delivery(row: Delivery) -> dict[str, Any]:
         "created_at": _time(row.created_at),
         "delivered_at": _time(row.delivered_at),
     }
+
+
+def _payload(body: str) -> Any:
+    """The payload as JSON when it parses (it did when it was accepted), else the text."""
+    try:
+        return json.loads(body)
+    except ValueError:
+        return body

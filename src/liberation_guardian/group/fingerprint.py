@@ -44,10 +44,7 @@ def fingerprint(event: NormalizedEvent) -> str:
         parts = [event.source, "key", event.grouping_key]
     else:
         in_app = [frame for frame in event.stack_frames if frame.in_app] or event.stack_frames
-        frames = [
-            f"{frame.module or frame.filename or ''}:{frame.function or ''}"
-            for frame in in_app[-_TOP_FRAMES:]
-        ]
+        frames = [f"{frame.module or frame.filename or ''}:{frame.function or ''}" for frame in in_app[-_TOP_FRAMES:]]
         text = event.message if event.exception_type and event.message else f"{event.title}\n{event.message}"
         parts = [
             event.source,

@@ -21,7 +21,7 @@ from liberation_guardian.pipeline.build import build_stages
 from liberation_guardian.pipeline.process import Processor
 from liberation_guardian.receive.ingest import Submission, store
 from liberation_guardian.sources.base import Source
-from liberation_guardian.store.db import make_engine, migrate, sessions
+from liberation_guardian.store.db import make_engine, migrate, sessions, transaction
 from liberation_guardian.store.models import Decision, Event, Incident
 
 
@@ -60,10 +60,8 @@ class OfflineRun:
         """Parse and store one payload; raises `SourceError` when the source refuses it."""
         events = source.parse({"content-type": "application/json"}, body)
         submission = Submission(source.name, "application/json", body.decode("utf-8", errors="replace"), events)
-        with self.sessions() as session, session.begin():
-            rows = store(session, submission)
-            session.flush()
-            return [row.id for row in rows]
+        with transaction(self.sessions) as session:
+            return store(session, [submission], self.config.settings.core.environment)[0]
 
     def process(self) -> None:
         """Process every stored event."""

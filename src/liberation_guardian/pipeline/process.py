@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from liberation_guardian.group.incidents import preload_incidents
 from liberation_guardian.observe.metrics import Metrics
 from liberation_guardian.pipeline.stages import Stage, Work
+from liberation_guardian.store.db import transaction
 from liberation_guardian.store.models import Event, utcnow
 
 log = logging.getLogger(__name__)
@@ -74,10 +76,11 @@ class Processor:
     def _process(self, ids: Sequence[int]) -> BatchResult:
         result = BatchResult()
         latencies = []
-        with self.sessions() as session, session.begin():
+        with transaction(self.sessions) as session:
             events = session.scalars(
                 select(Event).where(Event.id.in_(ids), Event.processed_at.is_(None)).order_by(Event.id)
             ).all()
+            preload_incidents(session, {event.fingerprint for event in events})
             for event in events:
                 work = Work(event=event)
                 for stage in self.stages:
@@ -93,7 +96,6 @@ class Processor:
                     result.decisions.append(work.decision.action)
                 if work.transition is not None:
                     result.deliveries_queued = True
-                session.flush()
         if self.metrics is not None:
             for action in result.decisions:
                 self.metrics.decisions.labels(action).inc()
@@ -109,7 +111,7 @@ class Processor:
         )
         if self.metrics is not None:
             self.metrics.processing_errors.labels(failure.stage).inc()
-        with self.sessions() as session, session.begin():
+        with transaction(self.sessions) as session:
             event = session.get(Event, event_id)
             if event is not None:
                 event.extra = {

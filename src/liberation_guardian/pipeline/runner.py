@@ -24,6 +24,8 @@ from liberation_guardian.store.models import Delivery, Event
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 1.0
+COALESCE_BELOW = 50
+COALESCE_SECONDS = 0.02
 
 
 class Runner:
@@ -100,6 +102,9 @@ class Runner:
             if result.processed == 0:
                 self._process_wake.wait(POLL_SECONDS)
                 self._process_wake.clear()
+            elif result.processed < COALESCE_BELOW:
+                # Under load, let a few more events arrive so one commit covers many of them.
+                self._stop.wait(COALESCE_SECONDS)
 
     def _deliver_loop(self, deliverer: Deliverer) -> None:
         wake = self._deliver_wake[deliverer.channel_name]

@@ -15,11 +15,14 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from liberation_guardian.events import NormalizedEvent
 from liberation_guardian.group.fingerprint import fingerprint
+from liberation_guardian.store.db import transaction
 from liberation_guardian.store.models import Event, Payload, utcnow
 
 log = logging.getLogger(__name__)
@@ -38,50 +41,74 @@ class Submission:
     done: Callable[[list[int] | BaseException], None] = lambda _: None
 
 
-def event_row(payload: Payload, event: NormalizedEvent, received_at: datetime) -> Event:
-    """The stored form of a normalized event."""
-    return Event(
-        payload=payload,
-        source=event.source,
-        kind=event.kind,
-        status=event.status.value,
-        severity=event.severity.value,
-        title=event.title,
-        message=event.message,
-        service=event.service,
-        environment=event.environment,
-        fingerprint=fingerprint(event),
-        grouping_key=event.grouping_key,
-        exception_type=event.exception_type,
-        labels=event.labels,
-        stack_frames=[frame.model_dump(mode="json") for frame in event.stack_frames],
-        user_impact=event.user_impact.value if event.user_impact else None,
-        links=[link.model_dump(mode="json") for link in event.links],
-        extra=event.extra,
-        occurred_at=event.occurred_at,
-        received_at=received_at,
-    )
+def event_values(
+    event: NormalizedEvent, payload_id: int, received_at: datetime, environment: str | None
+) -> dict[str, Any]:
+    """The stored columns of a normalized event; `environment` fills in when the event names none."""
+    if environment and not event.environment:
+        event = event.model_copy(update={"environment": environment})
+    return {
+        "payload_id": payload_id,
+        "source": event.source,
+        "kind": event.kind,
+        "status": event.status.value,
+        "severity": event.severity.value,
+        "title": event.title,
+        "message": event.message,
+        "service": event.service,
+        "environment": event.environment,
+        "fingerprint": fingerprint(event),
+        "grouping_key": event.grouping_key,
+        "exception_type": event.exception_type,
+        "labels": event.labels,
+        "stack_frames": [frame.model_dump(mode="json") for frame in event.stack_frames],
+        "user_impact": event.user_impact.value if event.user_impact else None,
+        "links": [link.model_dump(mode="json") for link in event.links],
+        "extra": event.extra,
+        "occurred_at": event.occurred_at,
+        "received_at": received_at,
+        "processed_at": None,
+        "incident_id": None,
+    }
 
 
-def store(session: Session, submission: Submission) -> list[Event]:
-    """Add one submission's payload and events to the session; ids are set after flush."""
-    payload = Payload(
-        source=submission.source,
-        received_at=submission.received_at,
-        content_type=submission.content_type,
-        body=submission.body,
+def store(session: Session, submissions: list[Submission], environment: str | None = None) -> list[list[int]]:
+    """Insert the payloads and events of several submissions; returns each one's event ids."""
+    payload_ids = session.scalars(
+        insert(Payload).returning(Payload.id, sort_by_parameter_order=True),
+        [
+            {"source": s.source, "received_at": s.received_at, "content_type": s.content_type, "body": s.body}
+            for s in submissions
+        ],
+    ).all()
+    rows = [
+        event_values(event, payload_id, submission.received_at, environment)
+        for submission, payload_id in zip(submissions, payload_ids, strict=True)
+        for event in submission.events
+    ]
+    event_ids = (
+        list(session.scalars(insert(Event).returning(Event.id, sort_by_parameter_order=True), rows).all())
+        if rows
+        else []
     )
-    session.add(payload)
-    rows = [event_row(payload, event, submission.received_at) for event in submission.events]
-    session.add_all(rows)
-    return rows
+    split, start = [], 0
+    for submission in submissions:
+        split.append(event_ids[start : start + len(submission.events)])
+        start += len(submission.events)
+    return split
 
 
 class IngestWriter:
     """One thread that commits submissions in groups and reports each one's event ids."""
 
-    def __init__(self, sessions: sessionmaker[Session], on_commit: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        on_commit: Callable[[], None] = lambda: None,
+        environment: str | None = None,
+    ) -> None:
         self.sessions = sessions
+        self.environment = environment
         self.on_commit = on_commit
         self._queue: queue.Queue[Submission | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="guardian-ingest", daemon=True)
@@ -130,10 +157,8 @@ class IngestWriter:
 
     def _commit(self, group: list[Submission]) -> None:
         try:
-            with self.sessions() as session, session.begin():
-                rows = [store(session, submission) for submission in group]
-                session.flush()
-                ids = [[row.id for row in submission_rows] for submission_rows in rows]
+            with transaction(self.sessions) as session:
+                ids = store(session, group, self.environment)
         except Exception as exc:  # every waiting request hears about it and answers 503
             log.exception("could not commit accepted events", extra={"requests": len(group)})
             for submission in group:

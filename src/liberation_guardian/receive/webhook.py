@@ -53,9 +53,7 @@ async def webhook(source_name: str, request: Request) -> JSONResponse:
             )
         except Exception:
             receiver.metrics.events_rejected.labels(metric_source, "503").inc()
-            return JSONResponse(
-                {"error": "could not store the payload; retry later", "status": 503}, status_code=503
-            )
+            return JSONResponse({"error": "could not store the payload; retry later", "status": 503}, status_code=503)
     except SourceError as exc:
         receiver.metrics.events_rejected.labels(metric_source, str(exc.status)).inc()
         return JSONResponse({"error": exc.reason, "status": exc.status}, status_code=exc.status)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -12,6 +16,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+# SQLite has one writer at a time, and a writer that finds the database locked sleeps
+# in growing steps (up to 100 ms) before trying again. Writers in this process queue on
+# a lock instead, which hands over at once.
+_WRITE_LOCKS: WeakKeyDictionary[Engine, threading.Lock] = WeakKeyDictionary()
 
 
 def make_engine(url: str) -> Engine:
@@ -22,6 +31,7 @@ def make_engine(url: str) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
+        _WRITE_LOCKS[engine] = threading.Lock()
         return engine
     return create_engine(url, pool_pre_ping=True)
 
@@ -49,3 +59,12 @@ def migrate(engine: Engine) -> None:
 def sessions(engine: Engine) -> sessionmaker[Session]:
     """A session factory whose objects stay readable after commit."""
     return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session in a transaction that commits on success; writers take turns on SQLite."""
+    engine = factory.kw["bind"]
+    lock: AbstractContextManager[Any] = _WRITE_LOCKS.get(engine) or nullcontext()
+    with lock, factory() as session, session.begin():
+        yield session
