@@ -74,9 +74,7 @@ def load_json(body: bytes) -> Any:
     except UnicodeDecodeError as exc:
         raise PayloadMalformed(f"body is not UTF-8 text: {exc.reason} at byte {exc.start}") from None
     except json.JSONDecodeError as exc:
-        raise PayloadMalformed(
-            f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
+        raise PayloadMalformed(f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except RecursionError:
         raise PayloadMalformed("body is not valid JSON: nested too deeply") from None
 
