@@ -117,9 +117,7 @@ class Policy:
                 )
             )
 
-    def _notification(
-        self, incident: Incident, event: Event, transition: Transition, verdict: Verdict
-    ) -> Notification:
+    def _notification(self, incident: Incident, event: Event, transition: Transition, verdict: Verdict) -> Notification:
         return Notification(
             idempotency_key="",
             incident_id=incident.id,
