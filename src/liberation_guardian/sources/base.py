@@ -9,6 +9,7 @@ A source module defines one `Source` subclass. Its `name` is the URL segment
 from __future__ import annotations
 
 import json
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -19,6 +20,7 @@ from liberation_guardian.errors import PayloadInvalid, PayloadMalformed
 from liberation_guardian.events import NormalizedEvent
 
 Headers = Mapping[str, str]
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 class SourceConfig(BaseModel):
@@ -70,13 +72,22 @@ class Source(ABC):
 def load_json(body: bytes) -> Any:
     """Decode a JSON body, raising `PayloadMalformed` with the position of the first error."""
     try:
-        return json.loads(body)
+        data = json.loads(body)
     except UnicodeDecodeError as exc:
         raise PayloadMalformed(f"body is not UTF-8 text: {exc.reason} at byte {exc.start}") from None
     except json.JSONDecodeError as exc:
         raise PayloadMalformed(f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except RecursionError:
         raise PayloadMalformed("body is not valid JSON: nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer longer than Python converts
+        raise PayloadMalformed(f"body is not usable JSON: {exc}") from None
+    if _SURROGATE_ESCAPE.search(body):
+        # An escaped half of a surrogate pair with no other half decodes to text no database can store.
+        try:
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise PayloadMalformed("body is not valid JSON: a \\u escape is half of a surrogate pair") from None
+    return data
 
 
 def load_json_object(body: bytes) -> dict[str, Any]:

@@ -1,0 +1,102 @@
+"""Field readers the source modules share: severity words, text, label maps, times, links.
+
+Each reader takes whatever JSON value a payload holds and returns a clean value or
+None, so a parser never raises on a field of the wrong type.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pydantic import TypeAdapter, ValidationError
+
+from liberation_guardian.events import Link, Severity, Status
+
+SEVERITY_WORDS: dict[str, Severity] = {
+    "critical": Severity.critical,
+    "page": Severity.critical,
+    "emergency": Severity.critical,
+    "error": Severity.high,
+    "high": Severity.high,
+    "major": Severity.high,
+    "warning": Severity.medium,
+    "warn": Severity.medium,
+    "medium": Severity.medium,
+    "low": Severity.low,
+    "minor": Severity.low,
+    "info": Severity.info,
+    "informational": Severity.info,
+    "none": Severity.info,
+}
+
+_DATETIME = TypeAdapter(datetime)
+
+
+def severity_word(value: object) -> Severity | None:
+    """Map a severity word such as `critical` or `warn` (any case) to a Severity, or None."""
+    if not isinstance(value, str):
+        return None
+    return SEVERITY_WORDS.get(value.strip().lower())
+
+
+def parse_status(value: object) -> Status | None:
+    """`firing` or `resolved` (any case) as a Status, anything else as None."""
+    if isinstance(value, str):
+        try:
+            return Status(value.strip().lower())
+        except ValueError:
+            return None
+    return None
+
+
+def text(value: object) -> str | None:
+    """`value` if it is a non-blank string, else None."""
+    if isinstance(value, str) and value.strip():
+        return value
+    return None
+
+
+def first_text(*values: object) -> str | None:
+    """The first of `values` that is a non-blank string."""
+    for value in values:
+        if found := text(value):
+            return found
+    return None
+
+
+def string_map(value: object) -> dict[str, str]:
+    """The string-keyed scalar entries of a JSON object, values as strings; {} for anything else."""
+    if not isinstance(value, dict):
+        return {}
+    result: dict[str, str] = {}
+    for key, item in value.items():
+        if isinstance(item, bool):
+            result[key] = "true" if item else "false"
+        elif isinstance(item, str | int | float):
+            # Integers beyond Python's digit limit cannot be shown; they are not label-like anyway.
+            try:
+                result[key] = str(item)
+            except ValueError:
+                continue
+    return result
+
+
+def parse_time(value: object) -> datetime | None:
+    """An ISO 8601 string or Unix time as an aware datetime; None for Go's zero time or anything unparsable."""
+    if value is None or isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None
+    try:
+        parsed = _DATETIME.validate_python(value)
+    except (ValidationError, ValueError, OverflowError):
+        return None
+    # Alertmanager and Grafana send 0001-01-01T00:00:00Z (Go's zero time) for "not set".
+    if parsed.year <= 1:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def http_link(title: str, value: object) -> Link | None:
+    """A Link when `value` is an http(s) URL; other schemes are dropped so no UI renders them as links."""
+    if isinstance(value, str) and value.strip().lower().startswith(("http://", "https://")):
+        return Link(title=title, url=value.strip())
+    return None
