@@ -38,7 +38,7 @@ def _child(node: yaml.Node | None, part: str | int) -> tuple[int, yaml.Node] | N
         item = node.value[part]
         return item.start_mark.line + 1, item
     if isinstance(node, yaml.SequenceNode) and isinstance(part, str):
-        # The spec writes conditions as a list of one-key mappings: look inside each item.
+        # Conditions are often written as a list of one-key mappings: look inside each item.
         for item in node.value:
             found = _child(item, part)
             if found is not None:

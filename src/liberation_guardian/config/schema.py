@@ -33,7 +33,9 @@ class CoreConfig(Strict):
     environment: Literal["development", "staging", "production"] = Field(
         default="production", description="Environment assumed for events that do not name one."
     )
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="Least severe log level written (JSON lines on stderr)."
+    )
     host: str = Field(default="127.0.0.1", description="Address `serve` listens on.")
     port: int = Field(default=8080, ge=1, le=65535, description="Port `serve` listens on.")
     database_url: str = Field(
@@ -61,7 +63,7 @@ class AIAgentConfig(Strict):
 
 
 class Conditions(Strict):
-    """Parses the spec's list-of-single-key-mappings form into one mapping."""
+    """Accepts conditions as a list of one-key mappings (`- frequency: occasional`) or as one mapping."""
 
     @model_validator(mode="before")
     @classmethod
@@ -86,21 +88,23 @@ class AutoAcknowledgeConditions(Conditions):
     user_impact: UserImpact = Field(
         default=UserImpact.single_user, description="Acknowledge only while at most this many users are hit."
     )
-    confidence_threshold: float = Field(default=0.8, ge=0, le=1)
+    confidence_threshold: float = Field(default=0.8, ge=0, le=1, description="Least rule-match confidence to act on.")
 
 
 class AutoFixConditions(Conditions):
     """When a matching incident gets a fix proposed."""
 
-    confidence_threshold: float = Field(default=0.9, ge=0, le=1)
-    max_fix_attempts: int = Field(default=3, ge=1)
-    require_tests: bool = True
+    confidence_threshold: float = Field(default=0.9, ge=0, le=1, description="Least rule-match confidence to act on.")
+    max_fix_attempts: int = Field(
+        default=3, ge=1, description="Fixes proposed for one incident before a human takes over."
+    )
+    require_tests: bool = Field(default=True, description="A proposed fix must pass the project's tests.")
 
 
 class EscalateConditions(Conditions):
     """How a matching incident is escalated."""
 
-    always_escalate: bool = True
+    always_escalate: bool = Field(default=True, description="A match escalates whatever else is true.")
     notification_channels: list[str] = Field(
         default_factory=lambda: ["email", "sms", "slack"],
         description="Channels an escalation goes to (those enabled); the console log always gets it too.",
@@ -110,7 +114,9 @@ class EscalateConditions(Conditions):
 class PatternRule(Strict):
     """Regular expressions matched (case-insensitively) against an event's title and message."""
 
-    patterns: list[str] = Field(default_factory=list)
+    patterns: list[str] = Field(
+        default_factory=list, description="Regular expressions matched case-insensitively against title and message."
+    )
 
     @field_validator("patterns")
     @classmethod
@@ -152,25 +158,46 @@ class DecisionRules(Strict):
 class KnowledgeBaseConfig(Strict):
     """`learning.knowledge_base`."""
 
-    retention_days: int = Field(default=365, ge=1, json_schema_extra=NOT_YET_USED)
-    pattern_confidence_threshold: float = Field(default=0.7, ge=0, le=1, json_schema_extra=NOT_YET_USED)
-    min_occurrences_for_pattern: int = Field(default=3, ge=1, json_schema_extra=NOT_YET_USED)
+    retention_days: int = Field(
+        default=365, ge=1, description="Days resolution history is kept.", json_schema_extra=NOT_YET_USED
+    )
+    pattern_confidence_threshold: float = Field(
+        default=0.7,
+        ge=0,
+        le=1,
+        description="Patterns below this do not act on their own.",
+        json_schema_extra=NOT_YET_USED,
+    )
+    min_occurrences_for_pattern: int = Field(
+        default=3, ge=1, description="Repeats before a new pattern is proposed.", json_schema_extra=NOT_YET_USED
+    )
 
 
 class FeedbackLoopConfig(Strict):
     """`learning.feedback_loop`."""
 
-    enabled: bool = Field(default=True, json_schema_extra=NOT_YET_USED)
-    human_feedback_weight: float = Field(default=2.0, ge=0, json_schema_extra=NOT_YET_USED)
-    outcome_tracking_enabled: bool = Field(default=True, json_schema_extra=NOT_YET_USED)
+    enabled: bool = Field(default=True, description="Learn from feedback.", json_schema_extra=NOT_YET_USED)
+    human_feedback_weight: float = Field(
+        default=2.0,
+        ge=0,
+        description="Weight of a human correction against one outcome.",
+        json_schema_extra=NOT_YET_USED,
+    )
+    outcome_tracking_enabled: bool = Field(
+        default=True, description="Learn from what became of each action.", json_schema_extra=NOT_YET_USED
+    )
 
 
 class CommunitySharingConfig(Strict):
     """`learning.community_sharing`."""
 
-    enabled: bool = Field(default=False, json_schema_extra=NOT_YET_USED)
-    anonymize_data: bool = Field(default=True, json_schema_extra=NOT_YET_USED)
-    share_successful_patterns: bool = Field(default=True, json_schema_extra=NOT_YET_USED)
+    enabled: bool = Field(default=False, description="Export and import pattern packs.", json_schema_extra=NOT_YET_USED)
+    anonymize_data: bool = Field(
+        default=True, description="Strip hosts, addresses and names from exports.", json_schema_extra=NOT_YET_USED
+    )
+    share_successful_patterns: bool = Field(
+        default=True, description="Export only patterns that worked.", json_schema_extra=NOT_YET_USED
+    )
 
 
 class LearningConfig(Strict):
@@ -194,15 +221,19 @@ class DeliveryConfig(Strict):
     """`delivery`: how notifications are retried."""
 
     max_attempts: int = Field(default=8, ge=1, description="Attempts before a delivery is marked dead.")
-    initial_backoff_seconds: float = Field(default=2.0, gt=0)
-    max_backoff_seconds: float = Field(default=300.0, gt=0)
+    initial_backoff_seconds: float = Field(default=2.0, gt=0, description="Wait before the second attempt.")
+    max_backoff_seconds: float = Field(default=300.0, gt=0, description="Longest wait between attempts.")
 
 
 class Settings(Strict):
     """The whole `liberation-guardian.yml`."""
 
     core: CoreConfig = Field(default_factory=CoreConfig)
-    ai_providers: dict[str, AIAgentConfig] = Field(default_factory=dict, json_schema_extra=NOT_YET_USED)
+    ai_providers: dict[str, AIAgentConfig] = Field(
+        default_factory=dict,
+        description="LLM providers of the triage, analysis and coding agents.",
+        json_schema_extra=NOT_YET_USED,
+    )
     integrations: dict[str, dict[str, dict[str, Any]]] = Field(default_factory=dict)
     decision_rules: DecisionRules = Field(default_factory=DecisionRules)
     learning: LearningConfig = Field(default_factory=LearningConfig)

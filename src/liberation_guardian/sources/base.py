@@ -2,7 +2,7 @@
 
 A source module defines one `Source` subclass. Its `name` is the URL segment
 (`/webhook/{name}`) and the key under `integrations.<group>` in the configuration;
-`aliases` lists other keys accepted for it (the spec's `prometheus` for
+`aliases` lists other keys accepted for it (`prometheus` for
 `alertmanager`). Headers reach `verify` and `parse` with lower-case names.
 """
 

@@ -226,7 +226,7 @@ class EmailChannel(Channel):
             raise TypeError(f"email channel needs an EmailConfig, got {type(config).__name__}")
         super().__init__(config, secrets)
         if not config.to:
-            # The spec's example names only a login; a mailbox login is where its owner reads mail.
+            # A configuration may name only a login; a mailbox login is where its owner reads mail.
             username = secrets.get("username", "")
             if "@" not in username:
                 raise ConfigError(
