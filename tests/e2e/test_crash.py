@@ -98,9 +98,11 @@ def test_sigkill_mid_processing_loses_nothing_and_sends_nothing_twice(tmp_path: 
         senders = [threading.Thread(target=send, args=(list(range(i, EVENTS, 8)),)) for i in range(8)]
         for thread in senders:
             thread.start()
-        hook.wait_for(15, timeout=30)
-        server.send_signal(signal.SIGKILL)
-        server.wait(10)
+        try:
+            hook.wait_for(15, timeout=30)
+        finally:
+            server.send_signal(signal.SIGKILL)
+            server.wait(10)
         for thread in senders:
             thread.join(60)
         killed_with = len(hook.requests)

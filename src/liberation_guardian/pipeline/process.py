@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, defer, sessionmaker
 
 from liberation_guardian.group.incidents import preload_incidents
 from liberation_guardian.observe.metrics import Metrics
@@ -78,7 +78,11 @@ class Processor:
         latencies = []
         with transaction(self.sessions) as session:
             events = session.scalars(
-                select(Event).where(Event.id.in_(ids), Event.processed_at.is_(None)).order_by(Event.id)
+                select(Event)
+                # Most events only repeat an open incident; their JSON columns load only if a stage reads them.
+                .options(defer(Event.labels), defer(Event.stack_frames), defer(Event.links), defer(Event.extra))
+                .where(Event.id.in_(ids), Event.processed_at.is_(None))
+                .order_by(Event.id)
             ).all()
             preload_incidents(session, {event.fingerprint for event in events})
             for event in events:

@@ -63,7 +63,9 @@ class EnrichStage:
     name = "enrich"
 
     def run(self, session: Session, work: Work) -> None:
-        """Guess the category from the event's words."""
+        """Guess the category from the event's words, for the transitions that will be triaged."""
+        if work.transition in (None, Transition.resolved):
+            return
         event = work.event
         work.category = categorize(event.source, event.kind, f"{event.title}\n{event.message}", event.exception_type)
 
