@@ -26,7 +26,7 @@ from liberation_guardian.pipeline.process import Processor
 from liberation_guardian.pipeline.runner import Runner
 from liberation_guardian.receive.ingest import IngestWriter
 from liberation_guardian.receive.state import Receiver
-from liberation_guardian.receive.webhook import router as webhook_router
+from liberation_guardian.receive.webhook import WebhookMiddleware
 from liberation_guardian.store.db import make_engine, migrate, sessions
 
 log = logging.getLogger(__name__)
@@ -95,13 +95,13 @@ def create_app(config: LoadedConfig, *, notify: bool = True) -> FastAPI:
     app.state.runtime = runtime
     app.state.policy = Policy(config)
     app.state.runner_wake = lambda: None
-    app.state.receiver = Receiver(
+    receiver = Receiver(
         sources={name: source for name in config.sources if (source := config.source(name)) is not None},
         writer=runtime.writer,
         max_body_bytes=config.settings.core.max_body_bytes,
         metrics=metrics,
     )
-    app.include_router(webhook_router)
+    app.add_middleware(WebhookMiddleware, receiver=receiver)
     app.include_router(api_router)
     app.include_router(health_router)
     _install_error_handlers(app)

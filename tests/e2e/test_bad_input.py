@@ -90,3 +90,10 @@ def test_a_valid_hmac_over_different_bytes_is_refused(stack: Stack, fixtures_dir
     headers = {"Sentry-Hook-Signature": signature, "Sentry-Hook-Resource": "issue"}
     assert httpx.post(stack.url + "/webhook/sentry", content=tampered, headers=headers).status_code == 401
     assert httpx.post(stack.url + "/webhook/sentry", content=body, headers=headers).status_code == 202
+
+
+def test_webhooks_take_only_post(stack: Stack) -> None:
+    answer = httpx.get(stack.url + "/webhook/alertmanager")
+    assert answer.status_code == 405
+    assert answer.headers["allow"] == "POST"
+    assert answer.json() == {"error": "webhooks are sent with POST", "status": 405}

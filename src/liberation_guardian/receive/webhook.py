@@ -1,5 +1,7 @@
 """`POST /webhook/{source}`: look up the source, check size, verify, parse, commit, answer 202.
 
+Served by `WebhookMiddleware` in front of the API app (see README for the contract).
+
 Every refusal is a `SourceError` with its status and a reason; anything else that
 goes wrong while parsing is reported as 422 (and logged), and a store failure as
 503, so a sender never sees a stack trace and retries what was not accepted.
@@ -10,29 +12,53 @@ from __future__ import annotations
 import logging
 import time
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from liberation_guardian.errors import PayloadInvalid, PayloadTooLarge, SourceError, UnknownSource
 from liberation_guardian.receive.state import Receiver
 
 log = logging.getLogger(__name__)
-router = APIRouter()
+PREFIX = "/webhook/"
 
 
-@router.post("/webhook/{source_name}", status_code=202, tags=["webhooks"])
-async def webhook(source_name: str, request: Request) -> JSONResponse:
+class WebhookMiddleware:
+    """Answers `POST /webhook/{source}` itself and hands every other request to the app.
+
+    The webhook is the hot path; serving it ahead of the framework's routing and
+    dependency machinery roughly halves its cost per request.
+    """
+
+    def __init__(self, app: ASGIApp, receiver: Receiver) -> None:
+        self.app = app
+        self.receiver = receiver
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Route one ASGI call."""
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not path.startswith(PREFIX):
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] != "POST":
+            response: Response = JSONResponse(
+                {"error": "webhooks are sent with POST", "status": 405}, status_code=405, headers={"Allow": "POST"}
+            )
+        else:
+            response = await webhook(self.receiver, path[len(PREFIX) :], Request(scope, receive))
+        await response(scope, receive, send)
+
+
+async def webhook(receiver: Receiver, source_name: str, request: Request) -> JSONResponse:
     """Accept one payload from a source; 202 means its events are durably stored."""
-    receiver: Receiver = request.app.state.receiver
     started = time.perf_counter()
     metric_source = source_name if source_name in receiver.sources else "unknown"
     receiver.metrics.events_received.labels(metric_source).inc()
     try:
         source = receiver.sources.get(source_name)
         if source is None:
-            raise UnknownSource(
-                f"no enabled source named {source_name!r}; enabled: {', '.join(sorted(receiver.sources)) or 'none'}"
-            )
+            enabled = ", ".join(sorted(receiver.sources)) or "none"
+            raise UnknownSource(f"no enabled source named {source_name!r}; enabled: {enabled}")
         limit = source.config.max_body_bytes or receiver.max_body_bytes
         body = await _read_limited(request, limit)
         headers = {key.lower(): value for key, value in request.headers.items()}
@@ -46,10 +72,7 @@ async def webhook(source_name: str, request: Request) -> JSONResponse:
             raise PayloadInvalid(f"could not read this {source_name} payload ({type(exc).__name__})") from exc
         try:
             ids = await receiver.writer.submit(
-                source_name,
-                request.headers.get("content-type"),
-                body.decode("utf-8", errors="replace"),
-                events,
+                source_name, request.headers.get("content-type"), body.decode("utf-8", errors="replace"), events
             )
         except Exception:
             receiver.metrics.events_rejected.labels(metric_source, "503").inc()
