@@ -3,6 +3,7 @@
 - escalate: the enabled channels named in `decision_rules.escalate.conditions.
   notification_channels`, and always the console log, so an escalation is never silent;
 - auto_fix and investigate: Slack and the outgoing webhook when enabled, else the log;
+  informational (`info`) ones only the log;
 - auto_acknowledge: nobody; the decision is the record;
 - resolved: every channel that was told about the incident.
 """
@@ -33,12 +34,14 @@ class Policy:
         self.escalate_to = [name for name in named if name in enabled and name != ALWAYS] + [ALWAYS]
         self.routine_to = [name for name in ROUTINE_CHANNELS if name in enabled] or [ALWAYS]
 
-    def channels_for(self, action: Action) -> list[str]:
-        """The channels a decision with this action is sent to."""
+    def channels_for(self, action: Action, severity: Severity = Severity.medium) -> list[str]:
+        """The channels a decision with this action (and severity) is sent to."""
         if action == Action.escalate:
             return self.escalate_to
         if action == Action.auto_acknowledge:
             return []
+        if severity == Severity.info:
+            return [ALWAYS]  # informational: on record and in the log, nobody is disturbed
         return self.routine_to
 
     def record(
@@ -63,7 +66,7 @@ class Policy:
         session.flush()
         if verdict.action == Action.auto_fix:
             incident.fix_attempts += 1
-        channels = self.channels_for(verdict.action)
+        channels = self.channels_for(verdict.action, verdict.severity)
         note = self._notification(incident, event, transition, verdict)
         self._queue(session, incident, decision.id, transition, note, channels)
         return decision

@@ -64,6 +64,9 @@ async def webhook(receiver: Receiver, source_name: str, request: Request) -> JSO
         headers = {key.lower(): value for key, value in request.headers.items()}
         source.verify(headers, body)
         try:
+            reply = source.handshake(headers, body)
+            if reply is not None:
+                return JSONResponse(reply, status_code=200)
             events = source.parse(headers, body)
         except SourceError:
             raise

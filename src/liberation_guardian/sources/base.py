@@ -60,6 +60,15 @@ class Source(ABC):
     def verify(self, headers: Headers, body: bytes) -> None:
         """Raise `Unauthorized` unless the request proves it came from this tool."""
 
+    def handshake(self, headers: Headers, body: bytes) -> dict[str, Any] | None:
+        """Answer a tool's setup handshake (a subscription confirmation, a URL check) after `verify`.
+
+        Return the JSON to answer with (status 200), or None when the request is an ordinary
+        payload for `parse`. A handshake may call the tool back (confirming a subscription),
+        but only to an address the source has checked; `parse` never calls anything.
+        """
+        return None
+
     def sign(self, body: bytes) -> dict[str, str]:
         """Headers this tool would add to prove `body` is its own (used by `liberation-guardian send`)."""
         return {}
