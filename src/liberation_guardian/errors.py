@@ -5,6 +5,8 @@
      ├── SourceError                 a webhook request was refused; carries its HTTP status
      │    ├── UnknownSource          404: no such source, or it is disabled
      │    ├── Unauthorized           401: signature, token or key missing or wrong
+     │    ├── Forbidden              403: the sender's address is not in the source's allowlist
+     │    ├── RateLimited            429: the source sent more than its rate limit; carries retry_after
      │    ├── PayloadTooLarge        413: body over the configured limit
      │    ├── PayloadMalformed       400: body is not parsable (not JSON, truncated)
      │    └── PayloadInvalid         422: parsable, but not what this source sends
@@ -59,6 +61,22 @@ class Unauthorized(SourceError):
     """The request's signature, token or key is missing or does not match."""
 
     status = 401
+
+
+class Forbidden(SourceError):
+    """The request comes from an address the source's `allowed_ips` does not include."""
+
+    status = 403
+
+
+class RateLimited(SourceError):
+    """The source is over its `rate_limit_per_minute`; `retry_after` says when to try again (seconds)."""
+
+    status = 429
+
+    def __init__(self, reason: str, retry_after: int) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
 
 
 class PayloadTooLarge(SourceError):

@@ -9,8 +9,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from liberation_guardian.config import load_text
+from liberation_guardian.errors import ConfigError
 from tests.e2e.conftest import SECRETS, Stack
 from tests.e2e.test_spine import sentry_headers
+from tests.fixtures.server import running_server
 
 
 def signed(body: bytes) -> dict[str, str]:
@@ -97,3 +100,38 @@ def test_webhooks_take_only_post(stack: Stack) -> None:
     assert answer.status_code == 405
     assert answer.headers["allow"] == "POST"
     assert answer.json() == {"error": "webhooks are sent with POST", "status": 405}
+
+
+def test_allowed_ips_and_the_rate_limit_guard_a_source(tmp_path: Path) -> None:
+    text = f"""
+core:
+  database_url: "sqlite:///{tmp_path}/g.db"
+integrations:
+  observability:
+    prometheus:
+      rate_limit_per_minute: 3
+    grafana:
+      allowed_ips: ["10.0.0.0/8", "192.168.1.7"]
+  custom:
+    generic:
+      allowed_ips: ["127.0.0.0/8", "::1"]
+"""
+    config = load_text(text, {}, base_dir=tmp_path)
+    with running_server(config) as server:
+        body = b'{"version": "4", "status": "firing", "alerts": []}'
+        answers = [httpx.post(server.url + "/webhook/alertmanager", content=body) for _ in range(4)]
+        assert [a.status_code for a in answers] == [202, 202, 202, 429]
+        assert 1 <= int(answers[-1].headers["retry-after"]) <= 60
+        assert "3 requests per minute" in answers[-1].json()["error"]
+        refused = httpx.post(server.url + "/webhook/grafana", content=b"{}")
+        assert refused.status_code == 403
+        assert "127.0.0.1 is not in the allowed_ips of grafana" in refused.json()["error"]
+        assert httpx.post(server.url + "/webhook/generic", json={"title": "ok"}).status_code == 202
+
+
+def test_allowed_ips_must_be_addresses_or_networks(tmp_path: Path) -> None:
+    text = "integrations:\n  observability:\n    grafana:\n      allowed_ips: ['not-an-ip']\n"
+    with pytest.raises(ConfigError) as raised:
+        load_text(text, {}, base_dir=tmp_path)
+    assert raised.value.path == "integrations.observability.grafana.allowed_ips[0]"
+    assert raised.value.line == 4

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from liberation_guardian.errors import PayloadInvalid, PayloadTooLarge, SourceError, UnknownSource
+from liberation_guardian.errors import PayloadInvalid, PayloadTooLarge, RateLimited, SourceError, UnknownSource
 from liberation_guardian.receive.state import Receiver
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,7 @@ async def webhook(receiver: Receiver, source_name: str, request: Request) -> JSO
         if source is None:
             enabled = ", ".join(sorted(receiver.sources)) or "none"
             raise UnknownSource(f"no enabled source named {source_name!r}; enabled: {enabled}")
+        receiver.guard.check(source_name, source, request.client.host if request.client else None)
         limit = source.config.max_body_bytes or receiver.max_body_bytes
         body = await _read_limited(request, limit)
         headers = {key.lower(): value for key, value in request.headers.items()}
@@ -82,7 +83,8 @@ async def webhook(receiver: Receiver, source_name: str, request: Request) -> JSO
             return JSONResponse({"error": "could not store the payload; retry later", "status": 503}, status_code=503)
     except SourceError as exc:
         receiver.metrics.events_rejected.labels(metric_source, str(exc.status)).inc()
-        return JSONResponse({"error": exc.reason, "status": exc.status}, status_code=exc.status)
+        answer_headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+        return JSONResponse({"error": exc.reason, "status": exc.status}, status_code=exc.status, headers=answer_headers)
     finally:
         receiver.metrics.webhook_latency.observe(time.perf_counter() - started)
     receiver.metrics.events_accepted.labels(metric_source).inc(len(ids))

@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork
 
 from liberation_guardian.errors import PayloadInvalid, PayloadMalformed
 from liberation_guardian.events import NormalizedEvent
@@ -35,6 +35,13 @@ class SourceConfig(BaseModel):
     )
     max_body_bytes: int | None = Field(
         default=None, gt=0, description="Body size limit for this source; defaults to core.max_body_bytes."
+    )
+    allowed_ips: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description="Addresses or networks (CIDR) allowed to post to this source; empty allows any (403 otherwise).",
+    )
+    rate_limit_per_minute: int | None = Field(
+        default=None, gt=0, description="Requests per minute accepted from this source; more get 429 with Retry-After."
     )
 
 
