@@ -96,7 +96,7 @@ def create_app(config: LoadedConfig, *, notify: bool = True) -> FastAPI:
     app.state.policy = Policy(config)
     app.state.runner_wake = lambda: None
     receiver = Receiver(
-        sources={name: source for name in config.sources if (source := config.source(name)) is not None},
+        sources=config.endpoints(),
         writer=runtime.writer,
         max_body_bytes=config.settings.core.max_body_bytes,
         metrics=metrics,

@@ -64,6 +64,14 @@ class LoadedConfig:
         if self.missing_secrets:
             raise ConfigError("\n".join(self.missing_secrets))
 
+    def endpoints(self) -> dict[str, Source]:
+        """Every URL segment under /webhook/ that answers, with its source instance."""
+        found: dict[str, Source] = {}
+        for cls, plugin in self.sources.values():
+            assert isinstance(plugin.config, SourceConfig)
+            found.update(cls.endpoints(plugin.config, plugin.secrets))
+        return found
+
     def source(self, name: str) -> Source | None:
         """An instance of the enabled source `name`, or None."""
         entry = self.sources.get(name)
@@ -166,7 +174,7 @@ def _load_integrations(
                 problems.extend(_problems(exc, where, lines))
                 continue
             loaded.not_yet_used.extend(_unused_keys(config, raw or {}, where))
-            if not getattr(config, "enabled", True):
+            if not _any_enabled(config):
                 continue
             secrets = _resolve_secrets(config, env, dotted, loaded.missing_secrets)
             plugin = Plugin(path=dotted, config=config, secrets=secrets)
@@ -182,20 +190,32 @@ def _load_integrations(
                 loaded.sources[cls.name] = (cls, plugin)
 
 
-def _resolve_secrets(config: BaseModel, env: Mapping[str, str], dotted: str, missing: list[str]) -> dict[str, str]:
-    """Look up every `*_env` key of an enabled integration; note the unset ones."""
+def _resolve_secrets(
+    config: BaseModel, env: Mapping[str, str], dotted: str, missing: list[str], prefix: str = ""
+) -> dict[str, str]:
+    """Look up every `*_env` key of an enabled integration, nested ones keyed by their path; note unset ones."""
     secrets: dict[str, str] = {}
     for name, info in type(config).model_fields.items():
-        variable = getattr(config, name)
-        if not name.endswith("_env") or not isinstance(variable, str) or not variable:
+        value = getattr(config, name)
+        if isinstance(value, BaseModel):
+            if getattr(value, "enabled", True):
+                secrets.update(_resolve_secrets(value, env, f"{dotted}.{name}", missing, f"{prefix}{name}."))
+            continue
+        if isinstance(value, dict) and value and all(isinstance(item, BaseModel) for item in value.values()):
+            for key, item in value.items():
+                if getattr(item, "enabled", True):
+                    where = f"{dotted}.{name}.{key}"
+                    secrets.update(_resolve_secrets(item, env, where, missing, f"{prefix}{name}.{key}."))
+            continue
+        if not name.endswith("_env") or not isinstance(value, str) or not value:
             continue
         if _is_unused(info.json_schema_extra):
             continue
-        value = env.get(variable)
-        if value:
-            secrets[name[: -len("_env")]] = value
+        found = env.get(value)
+        if found:
+            secrets[prefix + name[: -len("_env")]] = found
         else:
-            missing.append(f"{dotted}.{name}: environment variable {variable} is not set (this integration is enabled)")
+            missing.append(f"{dotted}.{name}: environment variable {value} is not set (this integration is enabled)")
     return secrets
 
 
@@ -211,6 +231,12 @@ def _unused_keys(model: BaseModel, raw: Any, where: tuple[str, ...]) -> Iterator
             yield ".".join((*where, name))
         elif isinstance(value, BaseModel):
             yield from _unused_keys(value, raw[name], (*where, name))
+
+
+def _any_enabled(config: BaseModel) -> bool:
+    """An integration is on when it, or one of its named instances, is enabled."""
+    instances = getattr(config, "instances", None) or {}
+    return bool(getattr(config, "enabled", True)) or any(item.enabled for item in instances.values())
 
 
 def _is_unused(extra: Any) -> bool:

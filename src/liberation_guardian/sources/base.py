@@ -58,6 +58,11 @@ class Source(ABC):
         self.config = config
         self.secrets = secrets
 
+    @classmethod
+    def endpoints(cls, config: SourceConfig, secrets: Mapping[str, str]) -> dict[str, Source]:
+        """The URL segments this configuration answers at, each with its source: by default just `name`."""
+        return {cls.name: cls(config, secrets)}
+
     @property
     def secret(self) -> str | None:
         """The value of the variable `webhook_secret_env` names, if one is configured."""

@@ -41,13 +41,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import jmespath
 from jmespath.exceptions import JMESPathError
 from jmespath.functions import Functions
 from jmespath.parser import ParsedResult
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
 from liberation_guardian.errors import PayloadInvalid
 from liberation_guardian.events import NormalizedEvent, Severity, Status
@@ -127,8 +127,8 @@ class GenericMapping(BaseModel):
         return value
 
 
-class GenericConfig(SourceConfig):
-    """Keys accepted under `integrations.custom.generic`."""
+class GenericEndpoint(SourceConfig):
+    """Keys of one generic endpoint: its mapping, maps and authentication."""
 
     mapping: GenericMapping = Field(default_factory=GenericMapping)
     events: str | None = Field(default=None, description="JMESPath selecting the list of items to map, one event each.")
@@ -161,6 +161,18 @@ class GenericConfig(SourceConfig):
         return value
 
 
+_INSTANCE_NAME = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+
+
+class GenericConfig(GenericEndpoint):
+    """Keys accepted under `integrations.custom.generic`; `instances` adds named endpoints."""
+
+    instances: dict[Annotated[str, StringConstraints(pattern=_INSTANCE_NAME)], GenericEndpoint] = Field(
+        default_factory=dict,
+        description="Named endpoints at /webhook/generic/<name>, each with its own mapping and secrets.",
+    )
+
+
 class GenericSource(Source):
     """JSON webhooks from any tool, read through a declarative JMESPath mapping."""
 
@@ -169,18 +181,32 @@ class GenericSource(Source):
     config_model: ClassVar[type[SourceConfig]] = GenericConfig
     auth_scheme: ClassVar[str] = "HMAC-SHA256 hex in X-Signature-256 and/or a key in X-API-Key (configurable)"
 
-    def __init__(self, config: SourceConfig, secrets: Mapping[str, str]) -> None:
-        """Compile the configured expressions once; any config model but GenericConfig is a wiring mistake."""
-        if not isinstance(config, GenericConfig):
-            raise TypeError(f"GenericSource needs a GenericConfig, got {type(config).__name__}")
+    def __init__(self, config: SourceConfig, secrets: Mapping[str, str], endpoint: str = "generic") -> None:
+        """Compile the configured expressions once; any config model but a GenericEndpoint is a wiring mistake."""
+        if not isinstance(config, GenericEndpoint):
+            raise TypeError(f"GenericSource needs a GenericEndpoint, got {type(config).__name__}")
         super().__init__(config, secrets)
         self.settings = config
+        self.endpoint = endpoint
         self._expressions: dict[str, ParsedResult] = {
             field: jmespath.compile(expression)
             for field, expression in config.mapping.model_dump().items()
             if expression is not None
         }
         self._events = jmespath.compile(config.events) if config.events is not None else None
+
+    @classmethod
+    def endpoints(cls, config: SourceConfig, secrets: Mapping[str, str]) -> dict[str, Source]:
+        """`generic` itself when enabled, plus `generic/<name>` for every enabled instance."""
+        found: dict[str, Source] = {}
+        if config.enabled:
+            found[cls.name] = cls(config, {k: v for k, v in secrets.items() if not k.startswith("instances.")})
+        for name, instance in getattr(config, "instances", {}).items():
+            if instance.enabled:
+                prefix = f"instances.{name}."
+                own = {k[len(prefix) :]: v for k, v in secrets.items() if k.startswith(prefix)}
+                found[f"{cls.name}/{name}"] = cls(instance, own, endpoint=f"{cls.name}/{name}")
+        return found
 
     def verify(self, headers: Headers, body: bytes) -> None:
         """Require the HMAC signature and/or the API key, whichever secrets are configured."""
@@ -266,7 +292,7 @@ class GenericSource(Source):
         if ignored:
             extra["ignored"] = ignored
         return NormalizedEvent(
-            source=self.name,
+            source=self.endpoint,
             kind="event",
             status=status or Status.firing,
             severity=severity or Severity.medium,
