@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 from liberation_guardian.api import serialize
 from liberation_guardian.api.auth import require_admin
 from liberation_guardian.group.incidents import acknowledge, resolve
+from liberation_guardian.sources._catalog import catalog, event_counts
 from liberation_guardian.store.db import transaction
 from liberation_guardian.store.models import Decision, Delivery, Event, Incident, utcnow
 
@@ -170,6 +171,13 @@ def resolve_incident(
         result = serialize.incident(incident)
     request.app.state.runner_wake()
     return result
+
+
+@router.get("/sources")
+def list_sources(request: Request) -> dict[str, Any]:
+    """Every source: its URL, authentication, whether it is enabled and configured, events received."""
+    counts = event_counts(request.app.state.engine)
+    return {"items": catalog(request.app.state.config, counts)}
 
 
 def _incident(session: Session, incident_id: int) -> Incident:
