@@ -138,3 +138,11 @@ def test_relative_sqlite_paths_are_relative_to_the_config_file(tmp_path: Path) -
 def test_a_missing_file_says_how_to_create_one(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="liberation-guardian init"):
         load_file(tmp_path / "absent.yml")
+
+
+def test_a_source_configured_under_another_group_says_where_it_belongs() -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_text("integrations:\n  custom:\n    sentry:\n      enabled: true\n", {}, base_dir=Path("."))
+    assert raised.value.path == "integrations.custom.sentry"
+    assert raised.value.line == 3
+    assert "belongs under integrations.observability" in str(raised.value)

@@ -160,6 +160,12 @@ def _load_integrations(
             if is_channel:
                 model = channels[key].config_model
             elif key in source_keys:
+                home = source_keys[key].group
+                if group != home:
+                    problems.append(
+                        ConfigError(f"{key} belongs under integrations.{home}", path=dotted, line=lines.line(where))
+                    )
+                    continue
                 model = source_keys[key].config_model
             else:
                 if not isinstance(raw, dict):
