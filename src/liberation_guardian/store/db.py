@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -18,9 +20,38 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 # SQLite has one writer at a time, and a writer that finds the database locked sleeps
-# in growing steps (up to 100 ms) before trying again. Writers in this process queue on
-# a lock instead, which hands over at once.
-_WRITE_LOCKS: WeakKeyDictionary[Engine, threading.Lock] = WeakKeyDictionary()
+# in growing steps (up to 100 ms) before trying again. Writers queue on a lock instead,
+# which hands over at once: a thread lock within the process, and a file lock beside
+# the database between processes (several `serve` workers, or a CLI beside a server).
+_WRITE_LOCKS: WeakKeyDictionary[Engine, WriteGate] = WeakKeyDictionary()
+
+
+class WriteGate:
+    """One writer at a time on an SQLite file, across threads and processes."""
+
+    def __init__(self, lock_path: Path | None) -> None:
+        self._thread_lock = threading.Lock()
+        self._lock_path = lock_path
+        self._fd: int | None = None
+
+    def __enter__(self) -> WriteGate:
+        self._thread_lock.acquire()
+        if self._lock_path is not None:
+            try:
+                if self._fd is None:
+                    self._fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+            except BaseException:
+                self._thread_lock.release()
+                raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._thread_lock.release()
 
 
 def make_engine(url: str) -> Engine:
@@ -31,7 +62,8 @@ def make_engine(url: str) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
-        _WRITE_LOCKS[engine] = threading.Lock()
+        in_memory = not parsed.database or parsed.database == ":memory:"
+        _WRITE_LOCKS[engine] = WriteGate(None if in_memory else Path(f"{parsed.database}.writelock"))
         return engine
     return create_engine(url, pool_pre_ping=True)
 
