@@ -16,12 +16,13 @@ SPEC_SECRETS = {
     "SLACK_WEBHOOK_URL": "http://127.0.0.1:9/slack",
     "EMAIL_USERNAME": "ops",
     "EMAIL_PASSWORD": "pw",
+    "GITHUB_WEBHOOK_SECRET": "github-secret",
 }
 
 
 def test_spec_example_loads_unchanged_and_enables_the_spine_integrations() -> None:
     config = load_text(spec_example_config(), SPEC_SECRETS, base_dir=Path("."))
-    assert set(config.sources) == {"sentry", "alertmanager", "grafana"}
+    assert set(config.sources) == {"sentry", "alertmanager", "grafana", "github", "kubernetes"}
     assert set(config.channels) == {"slack", "email"}
     assert config.missing_secrets == []
     assert config.sources["sentry"][1].secrets == {"webhook_secret": "sentry-secret"}
@@ -41,11 +42,12 @@ def test_every_key_without_an_effect_yet_is_reported() -> None:
         "integrations.observability.sentry.auto_acknowledge",
         "integrations.observability.prometheus.scrape_url",
         "integrations.observability.prometheus.alert_webhook_port",
-        "integrations.observability.elk_stack",
+        "integrations.observability.elk_stack.elasticsearch_url",
         "integrations.infrastructure.aws",
-        "integrations.infrastructure.kubernetes",
-        "integrations.source_control.github",
-        "integrations.source_control.gitlab",
+        "integrations.infrastructure.kubernetes.kubeconfig_path",
+        "integrations.source_control.github.token_env",
+        "integrations.source_control.github.auto_merge_enabled",
+        "integrations.source_control.gitlab.token_env",
         "learning.knowledge_base.retention_days",
         "learning.feedback_loop.human_feedback_weight",
         "learning.community_sharing.share_successful_patterns",

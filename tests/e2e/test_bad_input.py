@@ -135,3 +135,15 @@ def test_allowed_ips_must_be_addresses_or_networks(tmp_path: Path) -> None:
         load_text(text, {}, base_dir=tmp_path)
     assert raised.value.path == "integrations.observability.grafana.allowed_ips[0]"
     assert raised.value.line == 4
+
+
+def test_a_token_in_the_url_counts_as_a_bearer_token_and_401_challenges(tmp_path: Path, fixtures_dir: Path) -> None:
+    text = f'core:\n  database_url: "sqlite:///{tmp_path}/g.db"\nintegrations:\n  observability:\n    splunk:\n      webhook_secret_env: SPLUNK_TOKEN\n'
+    config = load_text(text, {"SPLUNK_TOKEN": "url-token"}, base_dir=tmp_path)
+    body = (fixtures_dir / "splunk" / "search-alert-one-result.json").read_bytes()
+    with running_server(config) as server:
+        refused = httpx.post(server.url + "/webhook/splunk?token=wrong", content=body)
+        assert refused.status_code == 401
+        assert refused.headers["www-authenticate"] == 'Basic realm="liberation-guardian splunk"'
+        assert httpx.post(server.url + "/webhook/splunk?token=url-token", content=body).status_code == 202
+        assert httpx.post(server.url + "/webhook/splunk", content=body, auth=("splunk", "url-token")).status_code == 202

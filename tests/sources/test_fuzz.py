@@ -110,6 +110,8 @@ def mutate(data: st.DataObject, document: Any) -> Any:
             parent[path[-1]]
         except (KeyError, IndexError, TypeError):
             continue  # an earlier mutation removed or replaced this path
+        if not isinstance(parent, dict | list):
+            continue  # an earlier mutation turned a container into text
         if data.draw(st.booleans()):
             del parent[path[-1]]
         else:

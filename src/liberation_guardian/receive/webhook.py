@@ -12,11 +12,19 @@ from __future__ import annotations
 import logging
 import time
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from liberation_guardian.errors import PayloadInvalid, PayloadTooLarge, RateLimited, SourceError, UnknownSource
+from liberation_guardian.errors import (
+    PayloadInvalid,
+    PayloadTooLarge,
+    RateLimited,
+    SourceError,
+    Unauthorized,
+    UnknownSource,
+)
 from liberation_guardian.receive.state import Receiver
 
 log = logging.getLogger(__name__)
@@ -62,10 +70,15 @@ async def webhook(receiver: Receiver, source_name: str, request: Request) -> JSO
         receiver.guard.check(source_name, source, request.client.host if request.client else None)
         limit = source.config.max_body_bytes or receiver.max_body_bytes
         body = await _read_limited(request, limit)
-        headers = {key.lower(): value for key, value in request.headers.items()}
-        source.verify(headers, body)
+        headers = request_headers(request)
         try:
-            reply = source.handshake(headers, body)
+            if source.calls_out:
+                # Its check may fetch a signing certificate or confirm a subscription: keep the loop free.
+                await run_in_threadpool(source.verify, headers, body)
+                reply = await run_in_threadpool(source.handshake, headers, body)
+            else:
+                source.verify(headers, body)
+                reply = source.handshake(headers, body)
             if reply is not None:
                 return JSONResponse(reply, status_code=200)
             events = source.parse(headers, body)
@@ -73,7 +86,7 @@ async def webhook(receiver: Receiver, source_name: str, request: Request) -> JSO
             raise
         except Exception as exc:
             log.exception("parser failed unexpectedly", extra={"source": source_name})
-            raise PayloadInvalid(f"could not read this {source_name} payload ({type(exc).__name__})") from exc
+            raise PayloadInvalid(f"could not check or read this {source_name} payload ({type(exc).__name__})") from exc
         try:
             ids = await receiver.writer.submit(
                 source_name, request.headers.get("content-type"), body.decode("utf-8", errors="replace"), events
@@ -83,12 +96,30 @@ async def webhook(receiver: Receiver, source_name: str, request: Request) -> JSO
             return JSONResponse({"error": "could not store the payload; retry later", "status": 503}, status_code=503)
     except SourceError as exc:
         receiver.metrics.events_rejected.labels(metric_source, str(exc.status)).inc()
-        answer_headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+        answer_headers = None
+        if isinstance(exc, RateLimited):
+            answer_headers = {"Retry-After": str(exc.retry_after)}
+        elif isinstance(exc, Unauthorized):
+            # Clients that keep credentials in the URL (user:secret@host) send them only when challenged.
+            answer_headers = {"WWW-Authenticate": f'Basic realm="liberation-guardian {source_name}"'}
         return JSONResponse({"error": exc.reason, "status": exc.status}, status_code=exc.status, headers=answer_headers)
     finally:
         receiver.metrics.webhook_latency.observe(time.perf_counter() - started)
     receiver.metrics.events_accepted.labels(metric_source).inc(len(ids))
     return JSONResponse({"accepted": len(ids), "event_ids": ids}, status_code=202)
+
+
+def request_headers(request: Request) -> dict[str, str]:
+    """The request's headers with lower-case names; `?token=` counts as a bearer token.
+
+    Some tools (Splunk, Google Cloud Monitoring, Azure Monitor, Rollbar) cannot set headers, and
+    document a secret in the URL instead; an `Authorization` header, when sent, wins.
+    """
+    headers = {key.lower(): value for key, value in request.headers.items()}
+    token = request.query_params.get("token")
+    if token and "authorization" not in headers:
+        headers["authorization"] = f"Bearer {token}"
+    return headers
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:

@@ -53,6 +53,7 @@ class Source(ABC):
     aliases: ClassVar[tuple[str, ...]] = ()
     config_model: ClassVar[type[SourceConfig]] = SourceConfig
     auth_scheme: ClassVar[str] = "none"
+    calls_out: ClassVar[bool] = False  # True when verify or handshake may make a network call
 
     def __init__(self, config: SourceConfig, secrets: Mapping[str, str]) -> None:
         self.config = config
