@@ -138,7 +138,10 @@ def test_allowed_ips_must_be_addresses_or_networks(tmp_path: Path) -> None:
 
 
 def test_a_token_in_the_url_counts_as_a_bearer_token_and_401_challenges(tmp_path: Path, fixtures_dir: Path) -> None:
-    text = f'core:\n  database_url: "sqlite:///{tmp_path}/g.db"\nintegrations:\n  observability:\n    splunk:\n      webhook_secret_env: SPLUNK_TOKEN\n'
+    text = (
+        f'core:\n  database_url: "sqlite:///{tmp_path}/g.db"\n'
+        "integrations:\n  observability:\n    splunk:\n      webhook_secret_env: SPLUNK_TOKEN\n"
+    )
     config = load_text(text, {"SPLUNK_TOKEN": "url-token"}, base_dir=tmp_path)
     body = (fixtures_dir / "splunk" / "search-alert-one-result.json").read_bytes()
     with running_server(config) as server:
