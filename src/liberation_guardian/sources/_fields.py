@@ -6,7 +6,9 @@ None, so a parser never raises on a field of the wrong type.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -100,3 +102,35 @@ def http_link(title: str, value: object) -> Link | None:
     if isinstance(value, str) and value.strip().lower().startswith(("http://", "https://")):
         return Link(title=title, url=value.strip())
     return None
+
+
+def unique_links(*candidates: tuple[str, object]) -> list[Link]:
+    """Links for the candidate URLs that are http(s), each URL once."""
+    links: list[Link] = []
+    for title, url in candidates:
+        link = http_link(title, url)
+        if link is not None and all(existing.url != link.url for existing in links):
+            links.append(link)
+    return links
+
+
+def json_scalars(**values: object) -> dict[str, Any]:
+    """The values that are non-empty strings, booleans or numbers every JSON store holds."""
+    kept: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, str):
+            if value.strip():
+                kept[key] = value
+        elif isinstance(value, bool) or (isinstance(value, int) and -(2**63) <= value < 2**63):
+            kept[key] = value
+        elif isinstance(value, float) and math.isfinite(value):
+            kept[key] = value
+    return kept
+
+
+def label_strings(**values: object) -> dict[str, str]:
+    """`json_scalars` as strings, booleans as `true`/`false`."""
+    return {
+        key: ("true" if value else "false") if isinstance(value, bool) else str(value)
+        for key, value in json_scalars(**values).items()
+    }

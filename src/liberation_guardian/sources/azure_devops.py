@@ -47,8 +47,9 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from liberation_guardian.errors import PayloadInvalid, Unauthorized
-from liberation_guardian.events import Link, NormalizedEvent, Severity, Status
-from liberation_guardian.sources._fields import first_text, http_link, parse_time, text
+from liberation_guardian.events import NormalizedEvent, Severity, Status
+from liberation_guardian.sources._fields import first_text, parse_time, text
+from liberation_guardian.sources._fields import unique_links as _links
 from liberation_guardian.sources._signatures import require_bearer_or_basic, require_token
 from liberation_guardian.sources.base import Headers, Source, SourceConfig, load_json_object
 
@@ -380,16 +381,6 @@ def _message(payload: Payload) -> str:
 def _href(entity: Payload, rel: str) -> object:
     """`_links.<rel>.href`."""
     return _object(_object(entity.get("_links")).get(rel)).get("href")
-
-
-def _links(*candidates: tuple[str, object]) -> list[Link]:
-    """Links for the candidate URLs that are http(s), each URL once."""
-    links: list[Link] = []
-    for title, url in candidates:
-        link = http_link(title, url)
-        if link is not None and all(existing.url != link.url for existing in links):
-            links.append(link)
-    return links
 
 
 def _labels(**values: str | None) -> dict[str, str]:

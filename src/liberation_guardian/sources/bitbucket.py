@@ -44,8 +44,9 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from liberation_guardian.errors import PayloadInvalid
-from liberation_guardian.events import Link, NormalizedEvent, Severity, Status
-from liberation_guardian.sources._fields import first_text, http_link, parse_time, text
+from liberation_guardian.events import NormalizedEvent, Severity, Status
+from liberation_guardian.sources._fields import first_text, parse_time, text
+from liberation_guardian.sources._fields import unique_links as _links
 from liberation_guardian.sources._signatures import hmac_hex, require_hmac
 from liberation_guardian.sources.base import Headers, Source, SourceConfig, load_json_object
 
@@ -382,16 +383,6 @@ def _server_href(entity: Payload) -> object:
     """Server's `links.self[0].href`."""
     entries = _object(entity.get("links")).get("self")
     return _object(entries[0]).get("href") if isinstance(entries, list) and entries else None
-
-
-def _links(*candidates: tuple[str, object]) -> list[Link]:
-    """Links for the candidate URLs that are http(s), each URL once."""
-    links: list[Link] = []
-    for title, url in candidates:
-        link = http_link(title, url)
-        if link is not None and all(existing.url != link.url for existing in links):
-            links.append(link)
-    return links
 
 
 def _labels(**values: str | None) -> dict[str, str]:

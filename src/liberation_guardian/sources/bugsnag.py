@@ -46,8 +46,9 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from liberation_guardian.errors import PayloadInvalid
-from liberation_guardian.events import Link, NormalizedEvent, Severity, StackFrame, Status
-from liberation_guardian.sources._fields import first_text, http_link, parse_time, text
+from liberation_guardian.events import NormalizedEvent, Severity, StackFrame, Status
+from liberation_guardian.sources._fields import first_text, parse_time, text
+from liberation_guardian.sources._fields import unique_links as _links
 from liberation_guardian.sources._signatures import require_bearer_or_basic
 from liberation_guardian.sources.base import Headers, Source, SourceConfig, load_json_object
 
@@ -236,16 +237,6 @@ def _line(value: object) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**31:
         return value
     return None
-
-
-def _links(*candidates: tuple[str, object]) -> list[Link]:
-    """Links for the candidate URLs that are http(s), each URL once."""
-    links: list[Link] = []
-    for title, url in candidates:
-        link = http_link(title, url)
-        if link is not None and all(existing.url != link.url for existing in links):
-            links.append(link)
-    return links
 
 
 def _labels(**values: object) -> dict[str, str]:

@@ -35,8 +35,9 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from liberation_guardian.errors import PayloadInvalid, Unauthorized
-from liberation_guardian.events import Link, NormalizedEvent, Severity, Status
-from liberation_guardian.sources._fields import first_text, http_link, parse_time, text
+from liberation_guardian.events import NormalizedEvent, Severity, Status
+from liberation_guardian.sources._fields import first_text, parse_time, text
+from liberation_guardian.sources._fields import unique_links as _links
 from liberation_guardian.sources._signatures import hmac_hex, require_any_hmac
 from liberation_guardian.sources.base import Headers, Source, SourceConfig, load_json_object
 
@@ -188,16 +189,6 @@ def _section(payload: Payload, key: str, kind: str) -> Payload:
     if not isinstance(section, dict):
         raise PayloadInvalid(f"CircleCI {kind} payload has no `{key}` object")
     return section
-
-
-def _links(*candidates: tuple[str, object]) -> list[Link]:
-    """Links for the candidate URLs that are http(s), each URL once."""
-    links: list[Link] = []
-    for title, url in candidates:
-        link = http_link(title, url)
-        if link is not None and all(existing.url != link.url for existing in links):
-            links.append(link)
-    return links
 
 
 def _labels(**values: str | None) -> dict[str, str]:

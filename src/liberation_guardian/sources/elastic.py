@@ -57,8 +57,9 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from liberation_guardian.errors import PayloadInvalid
-from liberation_guardian.events import Link, NormalizedEvent, Severity, Status
-from liberation_guardian.sources._fields import http_link, parse_time, severity_word, text
+from liberation_guardian.events import NormalizedEvent, Severity, Status
+from liberation_guardian.sources._fields import parse_time, severity_word, text
+from liberation_guardian.sources._fields import unique_links as _links
 from liberation_guardian.sources._signatures import require_bearer_or_basic
 from liberation_guardian.sources.base import Headers, Source, SourceConfig, load_json_object
 
@@ -385,16 +386,6 @@ def _flag(value: object) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     return text(value)
-
-
-def _links(*candidates: tuple[str, object]) -> list[Link]:
-    """Links for the candidate URLs that are http(s), each URL once."""
-    links: list[Link] = []
-    for title, url in candidates:
-        link = http_link(title, url)
-        if link is not None and all(existing.url != link.url for existing in links):
-            links.append(link)
-    return links
 
 
 def _scalars(**values: str | None) -> dict[str, Any]:

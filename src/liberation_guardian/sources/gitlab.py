@@ -40,7 +40,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import math
 import re
 import time
 import uuid
@@ -53,8 +52,11 @@ from urllib.parse import urlsplit
 from pydantic import Field
 
 from liberation_guardian.errors import PayloadInvalid, Unauthorized
-from liberation_guardian.events import Link, NormalizedEvent, Severity, Status
-from liberation_guardian.sources._fields import first_text, http_link, parse_time, text
+from liberation_guardian.events import NormalizedEvent, Severity, Status
+from liberation_guardian.sources._fields import first_text, parse_time, text
+from liberation_guardian.sources._fields import json_scalars as _scalars
+from liberation_guardian.sources._fields import label_strings as _labels
+from liberation_guardian.sources._fields import unique_links as _links
 from liberation_guardian.sources._signatures import require_token
 from liberation_guardian.sources.base import Headers, Source, SourceConfig, load_json_object
 
@@ -542,35 +544,3 @@ def _latest(payload: Payload, *keys: str) -> datetime | None:
         if found := _time(payload.get(key)):
             return found
     return None
-
-
-def _links(*candidates: tuple[str, object]) -> list[Link]:
-    """Links for the candidate URLs that are http(s), each URL once."""
-    links: list[Link] = []
-    for title, url in candidates:
-        link = http_link(title, url)
-        if link is not None and all(existing.url != link.url for existing in links):
-            links.append(link)
-    return links
-
-
-def _scalars(**values: object) -> dict[str, Any]:
-    """The values that are non-empty strings, booleans or numbers every JSON store holds."""
-    kept: dict[str, Any] = {}
-    for key, value in values.items():
-        if isinstance(value, str):
-            if value.strip():
-                kept[key] = value
-        elif isinstance(value, bool) or (isinstance(value, int) and -(2**63) <= value < 2**63):
-            kept[key] = value
-        elif isinstance(value, float) and math.isfinite(value):
-            kept[key] = value
-    return kept
-
-
-def _labels(**values: object) -> dict[str, str]:
-    """`_scalars` as strings, booleans as `true`/`false`."""
-    return {
-        key: ("true" if value else "false") if isinstance(value, bool) else str(value)
-        for key, value in _scalars(**values).items()
-    }

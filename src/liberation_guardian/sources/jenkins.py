@@ -40,8 +40,9 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from liberation_guardian.errors import PayloadInvalid
-from liberation_guardian.events import Link, NormalizedEvent, Severity, Status
-from liberation_guardian.sources._fields import first_text, http_link, parse_time, string_map, text
+from liberation_guardian.events import NormalizedEvent, Severity, Status
+from liberation_guardian.sources._fields import first_text, parse_time, string_map, text
+from liberation_guardian.sources._fields import unique_links as _links
 from liberation_guardian.sources.azure_devops import require_token_or_authorization
 from liberation_guardian.sources.base import Headers, Source, SourceConfig, load_json_object
 
@@ -203,16 +204,6 @@ def _extra(build: Payload, scm: Payload, tests: Payload) -> dict[str, Any]:
     if culprits:
         extra["culprits"] = culprits[:20]
     return extra
-
-
-def _links(*candidates: tuple[str, object]) -> list[Link]:
-    """Links for the candidate URLs that are http(s), each URL once."""
-    links: list[Link] = []
-    for title, url in candidates:
-        link = http_link(title, url)
-        if link is not None and all(existing.url != link.url for existing in links):
-            links.append(link)
-    return links
 
 
 def _labels(**values: str | None) -> dict[str, str]:

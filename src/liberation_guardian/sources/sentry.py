@@ -43,8 +43,9 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from liberation_guardian.errors import PayloadInvalid
-from liberation_guardian.events import Link, NormalizedEvent, Severity, StackFrame, Status, UserImpact
-from liberation_guardian.sources._fields import first_text, http_link, parse_time, text
+from liberation_guardian.events import NormalizedEvent, Severity, StackFrame, Status, UserImpact
+from liberation_guardian.sources._fields import first_text, parse_time, text
+from liberation_guardian.sources._fields import unique_links as _links
 from liberation_guardian.sources._signatures import hmac_hex, require_hmac
 from liberation_guardian.sources.base import Headers, Source, SourceConfig, load_json_object
 
@@ -352,16 +353,6 @@ def _frames(exception: object) -> list[StackFrame]:
 
 def _is_small_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**31
-
-
-def _links(*candidates: tuple[str, object]) -> list[Link]:
-    """Links for the candidate URLs that are http(s), each URL once."""
-    links: list[Link] = []
-    for title, url in candidates:
-        link = http_link(title, url)
-        if link is not None and all(existing.url != link.url for existing in links):
-            links.append(link)
-    return links
 
 
 def _project_from_url(value: object) -> str | None:

@@ -36,8 +36,9 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from liberation_guardian.errors import PayloadInvalid
-from liberation_guardian.events import Link, NormalizedEvent, Severity, Status
-from liberation_guardian.sources._fields import first_text, http_link, parse_time, string_map, text
+from liberation_guardian.events import NormalizedEvent, Severity, Status
+from liberation_guardian.sources._fields import first_text, parse_time, string_map, text
+from liberation_guardian.sources._fields import unique_links as _links
 from liberation_guardian.sources._signatures import hmac_hex, require_hmac
 from liberation_guardian.sources.base import Headers, Source, load_json_object
 
@@ -193,16 +194,6 @@ def _number_text(value: object) -> str | None:
             return f"{number:.2f}".rstrip("0").rstrip(".")
         return text(value)
     return None
-
-
-def _links(*candidates: tuple[str, object]) -> list[Link]:
-    """Links for the candidate URLs that are http(s), each URL once."""
-    links: list[Link] = []
-    for title, url in candidates:
-        link = http_link(title, url)
-        if link is not None and all(existing.url != link.url for existing in links):
-            links.append(link)
-    return links
 
 
 def _object(value: object) -> Payload:
