@@ -102,9 +102,12 @@ class DeliveryFailed(GuardianError):
 
     `retryable` is True for failures worth another attempt (timeouts, 429, 5xx) and
     False for ones that will fail the same way again (4xx, bad configuration).
+    `retry_after` is the wait in seconds the receiver asked for (a 429's Retry-After),
+    which the delivery stage honours instead of its own backoff when it is longer.
     """
 
-    def __init__(self, reason: str, *, retryable: bool) -> None:
+    def __init__(self, reason: str, *, retryable: bool, retry_after: float | None = None) -> None:
         self.reason = reason
         self.retryable = retryable
+        self.retry_after = retry_after
         super().__init__(reason)

@@ -115,7 +115,8 @@ class Deliverer:
                 self.metrics.delivery_failures.labels(self.channel_name).inc()
             if error.retryable and attempt < self.config.max_attempts:
                 delivery.status = PENDING
-                delivery.next_attempt_at = utcnow() + timedelta(seconds=backoff(attempt, self.config))
+                wait = max(backoff(attempt, self.config), error.retry_after or 0.0)
+                delivery.next_attempt_at = utcnow() + timedelta(seconds=wait)
                 log.warning(
                     "delivery failed, will retry",
                     extra={

@@ -35,7 +35,7 @@ class Notification(BaseModel):
 
     idempotency_key: str
     incident_id: int
-    transition: str = Field(description="opened, reopened, severity_raised or resolved")
+    transition: str = Field(description="opened, reopened, severity_raised, acknowledged or resolved")
     action: str = Field(description="escalate, auto_fix, investigate or auto_acknowledge")
     severity: Severity
     title: str
