@@ -301,12 +301,22 @@ def test_registered_as_infrastructure_with_the_gcp_monitoring_alias() -> None:
     assert GcpSource.group == "infrastructure"
 
 
-def test_oidc_keys_are_accepted_but_marked_not_used_yet() -> None:
+def test_oidc_keys_are_in_use_and_unknown_ones_refused() -> None:
     properties = GcpConfig.model_json_schema()["properties"]
     for key in ("oidc_audience", "oidc_service_account", "oidc_jwks_url"):
-        assert properties[key]["not_yet_used"] is True
+        assert "not_yet_used" not in properties[key]
     with pytest.raises(ValidationError):
         GcpConfig.model_validate({"oidc_issuer": "x"})
+
+
+def test_oidc_replaces_the_shared_secret_check() -> None:
+    """With OIDC configured, a request is checked for a token (tests/sources/test_oidc.py covers the token)."""
+    oidc = source(
+        oidc_audience="https://guardian.example.com/webhook/gcp", oidc_service_account="push@p.iam.gserviceaccount.com"
+    )
+    with pytest.raises(Unauthorized, match="oidc_audience is set"):
+        oidc.verify({}, b"{}")
+    assert oidc.sign(b"{}") == {}
 
 
 def test_documented_example_config_validates() -> None:

@@ -11,9 +11,18 @@ for anything else. `essentials.monitorCondition` Fired fires it, Resolved resolv
 log alerts are always "Fired", so `alertContext.status` or `properties.stage` "Resolved" (Service
 and Resource Health) resolves them too.
 
-Authentication: a plain action-group webhook signs nothing. With `webhook_secret_env` set the
-request must carry the secret in `Authorization` as Basic password or bearer token. The
-"secure webhook" option (a Microsoft Entra ID bearer token) is not verified by this source.
+Authentication, one of:
+
+- shared secret: a plain action-group webhook signs nothing; with `webhook_secret_env` set the
+  request must carry the secret in `Authorization` as Basic password or bearer token (added by a
+  reverse proxy, as the webhook action cannot set headers).
+- Entra ID: a "secure webhook" action sends `Authorization: Bearer <access token>` that Microsoft
+  Entra ID issues to Azure Monitor's action group app for your app registration. With
+  `entra_tenant_id` set every request must carry one: RS256 signature by a key from
+  `entra_jwks_url` (the tenant's keys by default), issuer `https://sts.windows.net/<tenant>/` (v1
+  tokens) or `https://login.microsoftonline.com/<tenant>/v2.0` (v2), `aud` = `entra_audience`,
+  unexpired, `tid` = the tenant, the caller (`appid`, v2 `azp`) = `entra_caller_app_id`, and, if
+  `entra_role` is set, that role in `roles`.
 
 Severity from `essentials.severity`:
 
@@ -31,7 +40,8 @@ alert instance's id in its Resolved notification, so both land on one incident. 
 notifications get a new alert id for every update of one service issue, so they are grouped by
 `azure:service_health:<properties.trackingId>` instead.
 
-Vendor docs: https://learn.microsoft.com/azure/azure-monitor/alerts/alerts-common-schema
+Vendor docs: https://learn.microsoft.com/azure/azure-monitor/alerts/alerts-common-schema,
+https://learn.microsoft.com/azure/azure-monitor/alerts/action-groups#secure-webhook
 Fixtures: azure-monitor/common-schema-log-alert-fired.json,
 azure-monitor/common-schema-metric-resolved.json, tests/sources/payloads/azure/*.json
 """
@@ -39,19 +49,25 @@ azure-monitor/common-schema-metric-resolved.json, tests/sources/payloads/azure/*
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
-from liberation_guardian.errors import PayloadInvalid
+from liberation_guardian.errors import PayloadInvalid, Unauthorized
 from liberation_guardian.events import Link, NormalizedEvent, Severity, Status
 from liberation_guardian.sources._fields import first_text, http_link, parse_time, string_map, text
+from liberation_guardian.sources._oidc import TokenVerifier, checked_jwks_url, require_claim
 from liberation_guardian.sources._signatures import require_bearer_or_basic
 from liberation_guardian.sources.base import Headers, Source, SourceConfig, load_json_object
 
 Payload = Mapping[str, Any]
 COMMON_SCHEMA = "azureMonitorCommonAlertSchema"
+# The first-party "AzNS AAD Webhook" app that action groups request secure-webhook tokens as.
+ACTION_GROUP_APP_ID = "461e8683-5575-4561-ac7f-899cc907d62a"
+_ENTRA_KEYS = {"entra_tenant_id", "entra_audience", "entra_jwks_url", "entra_caller_app_id", "entra_role"}
+_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _SEVERITIES = {
     "sev0": Severity.critical,
     "sev1": Severity.high,
@@ -79,6 +95,69 @@ class AzureConfig(SourceConfig):
     severity: Severity = Field(
         default=Severity.medium, description="Severity of alerts whose severity is missing or not Sev0..Sev4."
     )
+    entra_tenant_id: str | None = Field(
+        default=None,
+        description=(
+            "Directory (tenant) ID (a GUID) of the Entra app registration the secure webhook uses; "
+            "when set, every request must carry an Entra ID token."
+        ),
+    )
+    entra_audience: str | None = Field(
+        default=None,
+        description=(
+            "Audience of the tokens: the app's Application ID URI (v1 tokens) or its Application (client) ID "
+            "(v2 tokens); required with entra_tenant_id."
+        ),
+    )
+    entra_jwks_url: str | None = Field(
+        default=None,
+        description=(
+            "Where the tenant's token signing keys (JWKS) are published; "
+            "default https://login.microsoftonline.com/<tenant>/discovery/v2.0/keys."
+        ),
+    )
+    entra_caller_app_id: str = Field(
+        default=ACTION_GROUP_APP_ID,
+        description="Application ID tokens must name as caller (appid, v2: azp): Azure Monitor's action group app.",
+    )
+    entra_role: str | None = Field(
+        default=None,
+        description="App role the token's roles must include (e.g. ActionGroupsSecureWebhook); unset skips the check.",
+    )
+
+    @field_validator("entra_tenant_id", "entra_caller_app_id")
+    @classmethod
+    def _guid(cls, value: str | None) -> str | None:
+        if value is not None and not _GUID.fullmatch(value.strip()):
+            raise ValueError("must be a GUID such as aaaabbbb-0000-cccc-1111-dddd2222eeee (not a domain name)")
+        return value.strip().lower() if value is not None else None
+
+    @field_validator("entra_jwks_url")
+    @classmethod
+    def _jwks_url(cls, value: str | None) -> str | None:
+        return checked_jwks_url(value) if value is not None else None
+
+    @model_validator(mode="after")
+    def _entra_complete(self) -> AzureConfig:
+        entra_keys = _ENTRA_KEYS & self.model_fields_set
+        if not entra_keys:
+            return self
+        if not self.entra_tenant_id or not self.entra_audience:
+            missing = "entra_tenant_id" if not self.entra_tenant_id else "entra_audience"
+            raise ValueError(
+                f"{missing} is required when {', '.join(sorted(entra_keys))} is set: "
+                "Entra ID tokens are checked against both the tenant and the audience"
+            )
+        if self.webhook_secret_env:
+            raise ValueError(
+                "webhook_secret_env and entra_tenant_id cannot both be set: a secure webhook's only credential "
+                "is its Entra ID token; use one source per authentication method"
+            )
+        return self
+
+    def keys_url(self) -> str:
+        """`entra_jwks_url`, or the tenant's published signing keys."""
+        return self.entra_jwks_url or f"https://login.microsoftonline.com/{self.entra_tenant_id}/discovery/v2.0/keys"
 
 
 class AzureSource(Source):
@@ -88,13 +167,43 @@ class AzureSource(Source):
     group: ClassVar[str] = "infrastructure"
     aliases: ClassVar[tuple[str, ...]] = ("azure-monitor",)
     config_model: ClassVar[type[SourceConfig]] = AzureConfig
-    auth_scheme: ClassVar[str] = "Authorization: Basic with the secret as password, or Bearer <secret>"
+    calls_out: ClassVar[bool] = True  # fetches Entra ID's signing keys when entra_tenant_id is set
+    auth_scheme: ClassVar[str] = (
+        "Authorization: Basic with the secret as password, or Bearer <secret>; "
+        "or a Microsoft Entra ID bearer token (secure webhook)"
+    )
+
+    def __init__(self, config: SourceConfig, secrets: Mapping[str, str]) -> None:
+        super().__init__(config, secrets)
+        self.settings = config if isinstance(config, AzureConfig) else AzureConfig()
+        self.tokens: TokenVerifier | None = None
+        tenant = self.settings.entra_tenant_id
+        if tenant and self.settings.entra_audience:
+            self.tokens = TokenVerifier(
+                self.settings.keys_url(),
+                audience=self.settings.entra_audience,
+                issuers=(f"https://sts.windows.net/{tenant}/", f"https://login.microsoftonline.com/{tenant}/v2.0"),
+                audience_setting="entra_audience",
+            )
 
     def verify(self, headers: Headers, body: bytes) -> None:
-        """Require the secret as Basic password or bearer token when one is configured."""
-        if self.secret is None:
-            return
-        require_bearer_or_basic(self.secret, headers.get("authorization"))
+        """Require an Entra ID token when `entra_tenant_id` is set, else the secret when one is configured."""
+        if self.tokens is not None:
+            self._require_entra_token(headers.get("authorization"))
+        elif self.secret is not None:
+            require_bearer_or_basic(self.secret, headers.get("authorization"))
+
+    def _require_entra_token(self, authorization: str | None) -> None:
+        assert self.tokens is not None and self.settings.entra_tenant_id is not None
+        claims = self.tokens.claims(authorization)
+        require_claim(claims, "tid", self.settings.entra_tenant_id, setting="entra_tenant_id")
+        # v1 access tokens name the calling app in `appid`, v2 tokens in `azp`.
+        caller = "appid" if "appid" in claims else "azp"
+        require_claim(claims, caller, self.settings.entra_caller_app_id, setting="entra_caller_app_id")
+        role = self.settings.entra_role
+        roles = claims.get("roles")
+        if role and not (isinstance(roles, list) and role in roles):
+            raise Unauthorized(f"bearer token roles {roles!r} do not include the configured entra_role")
 
     def sign(self, body: bytes) -> dict[str, str]:
         """Basic `Authorization` with the secret as password, as credentials in the webhook URI produce."""
@@ -114,7 +223,7 @@ class AzureSource(Source):
                     f"schemaId {schema!r} is not the common alert schema; enable it on the action group"
                 )
             raise PayloadInvalid("not an Azure Monitor common-schema alert: no `data.essentials` object")
-        default = self.config.severity if isinstance(self.config, AzureConfig) else Severity.medium
+        default = self.settings.severity
         return [_alert_event(essentials, data, default)]
 
 

@@ -12,10 +12,15 @@ Event kinds:
 - `test`: the console's "Send test notification" (`version: "test"`), recorded as info, resolved,
   grouped under `gcp:test:<incident_id>`.
 
-Authentication: Cloud Monitoring signs nothing. With `webhook_secret_env` set the request must
-carry the secret as Basic password (channel type `webhook_basicauth`) or bearer token. OIDC
-verification of Pub/Sub push requests (`oidc_*` keys) is accepted in the configuration but
-not used yet.
+Authentication, one of:
+
+- shared secret: Cloud Monitoring signs nothing; with `webhook_secret_env` set the request must
+  carry the secret as Basic password (channel type `webhook_basicauth`) or bearer token.
+- OIDC: a Pub/Sub push subscription with authentication sends `Authorization: Bearer <ID token>`,
+  signed by Google. With `oidc_audience` set every request must carry one: RS256 signature by a
+  key from `oidc_jwks_url` (Google's certs by default), issuer `https://accounts.google.com` (or
+  without scheme), `aud` = `oidc_audience`, unexpired, and `email` = `oidc_service_account` with
+  `email_verified` true. The two cannot be combined: a push request's only credential is the token.
 
 Severity from `incident.severity` (policy severity, schema 1.2), any case:
 
@@ -29,7 +34,8 @@ Severity from `incident.severity` (policy severity, schema 1.2), any case:
 Grouping key: `gcp:<incident.incident_id>`, the same for the open and the closed notification.
 
 Vendor docs: https://cloud.google.com/monitoring/support/notification-options#webhooks,
-https://cloud.google.com/pubsub/docs/push#receive_push
+https://cloud.google.com/pubsub/docs/push#receive_push,
+https://cloud.google.com/pubsub/docs/authenticate-push-subscriptions
 Fixtures: gcp-monitoring/incident-closed-v1.2.json, tests/sources/payloads/gcp/*.json
 """
 
@@ -41,17 +47,20 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
-from liberation_guardian.errors import PayloadInvalid, PayloadMalformed
+from liberation_guardian.errors import PayloadInvalid, PayloadMalformed, Unauthorized
 from liberation_guardian.events import Link, NormalizedEvent, Severity, Status
 from liberation_guardian.sources._fields import first_text, http_link, parse_time, string_map, text
+from liberation_guardian.sources._oidc import TokenVerifier, checked_jwks_url, require_claim
 from liberation_guardian.sources._signatures import require_bearer_or_basic
 from liberation_guardian.sources.base import Headers, Source, SourceConfig, load_json_object
 
 Payload = Mapping[str, Any]
 _SEVERITIES = {"critical": Severity.critical, "error": Severity.high, "warning": Severity.medium}
 _SERVICE_LABELS = ("service_name", "function_name", "module_id", "container_name", "job_name")
+GOOGLE_JWKS_URL = "https://www.googleapis.com/oauth2/v3/certs"
+GOOGLE_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
 
 
 class GcpConfig(SourceConfig):
@@ -62,19 +71,41 @@ class GcpConfig(SourceConfig):
     )
     oidc_audience: str | None = Field(
         default=None,
-        description="Audience of Pub/Sub push OIDC tokens; accepted, not used yet.",
-        json_schema_extra={"not_yet_used": True},
+        description=(
+            "Audience of Pub/Sub push OIDC tokens (the subscription's audience, else its push endpoint URL); "
+            "when set, every request must carry a Google-signed token."
+        ),
     )
     oidc_service_account: str | None = Field(
         default=None,
-        description="Service account e-mail Pub/Sub push tokens must name; accepted, not used yet.",
-        json_schema_extra={"not_yet_used": True},
+        description="Service account e-mail the push subscription signs tokens as; required with oidc_audience.",
     )
-    oidc_jwks_url: str | None = Field(
-        default=None,
-        description="URL of Google's token signing keys (JWKS); accepted, not used yet.",
-        json_schema_extra={"not_yet_used": True},
+    oidc_jwks_url: str = Field(
+        default=GOOGLE_JWKS_URL, description="Where Google publishes its token signing keys (JWKS)."
     )
+
+    @field_validator("oidc_jwks_url")
+    @classmethod
+    def _jwks_url(cls, value: str) -> str:
+        return checked_jwks_url(value)
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> GcpConfig:
+        oidc_keys = {"oidc_audience", "oidc_service_account", "oidc_jwks_url"} & self.model_fields_set
+        if not oidc_keys:
+            return self
+        if not self.oidc_audience or not self.oidc_service_account:
+            missing = "oidc_audience" if not self.oidc_audience else "oidc_service_account"
+            raise ValueError(
+                f"{missing} is required when {', '.join(sorted(oidc_keys))} is set: "
+                "OIDC needs both the audience and the service account of the push subscription"
+            )
+        if self.webhook_secret_env:
+            raise ValueError(
+                "webhook_secret_env and oidc_audience cannot both be set: a Pub/Sub push request's only "
+                "credential is its OIDC token; use one source per authentication method"
+            )
+        return self
 
 
 class GcpSource(Source):
@@ -84,13 +115,38 @@ class GcpSource(Source):
     group: ClassVar[str] = "infrastructure"
     aliases: ClassVar[tuple[str, ...]] = ("gcp-monitoring",)
     config_model: ClassVar[type[SourceConfig]] = GcpConfig
-    auth_scheme: ClassVar[str] = "Authorization: Basic with the secret as password (webhook_basicauth) or Bearer"
+    calls_out: ClassVar[bool] = True  # fetches Google's signing keys when OIDC is on
+    auth_scheme: ClassVar[str] = (
+        "Authorization: Basic with the secret as password (webhook_basicauth) or Bearer <secret>; "
+        "or a Google-signed OIDC bearer token (Pub/Sub push)"
+    )
+
+    def __init__(self, config: SourceConfig, secrets: Mapping[str, str]) -> None:
+        super().__init__(config, secrets)
+        self.settings = config if isinstance(config, GcpConfig) else GcpConfig()
+        self.tokens: TokenVerifier | None = None
+        if self.settings.oidc_audience:
+            self.tokens = TokenVerifier(
+                self.settings.oidc_jwks_url,
+                audience=self.settings.oidc_audience,
+                issuers=GOOGLE_ISSUERS,
+                audience_setting="oidc_audience",
+            )
 
     def verify(self, headers: Headers, body: bytes) -> None:
-        """Require the secret as Basic password or bearer token when one is configured."""
-        if self.secret is None:
-            return
-        require_bearer_or_basic(self.secret, headers.get("authorization"))
+        """Require a Google OIDC token when `oidc_audience` is set, else the secret when one is configured."""
+        if self.tokens is not None:
+            self._require_push_token(headers.get("authorization"))
+        elif self.secret is not None:
+            require_bearer_or_basic(self.secret, headers.get("authorization"))
+
+    def _require_push_token(self, authorization: str | None) -> None:
+        assert self.tokens is not None and self.settings.oidc_service_account is not None
+        claims = self.tokens.claims(authorization)
+        require_claim(claims, "email", self.settings.oidc_service_account, setting="oidc_service_account")
+        # Google sets it true for service accounts; anything else is not a service account's token.
+        if claims.get("email_verified") not in (True, "true"):
+            raise Unauthorized("bearer token email is not verified (email_verified is not true)")
 
     def sign(self, body: bytes) -> dict[str, str]:
         """The Basic `Authorization` a `webhook_basicauth` channel sends with the secret as password."""
@@ -108,7 +164,7 @@ class GcpSource(Source):
         incident = payload.get("incident")
         if not isinstance(incident, dict):
             raise PayloadInvalid("not a Cloud Monitoring notification: no `incident` object")
-        default = self.config.severity if isinstance(self.config, GcpConfig) else Severity.medium
+        default = self.settings.severity
         return [_incident_event(incident, payload, push, default)]
 
 
