@@ -1,4 +1,4 @@
-"""`POST /webhook/{source}`: look up the source, check size, verify, parse, commit, answer 202.
+"""`POST /webhook/{source}`: look up the source, check size, verify, redact, parse, commit, answer 202.
 
 Served by `WebhookMiddleware` in front of the API app (see README for the contract).
 
@@ -81,6 +81,8 @@ async def webhook(receiver: Receiver, source_name: str, request: Request) -> JSO
                 reply = source.handshake(headers, body)
             if reply is not None:
                 return JSONResponse(reply, status_code=200)
+            # Secrets a tool put in the payload go before anything reads or stores it.
+            body = source.redact(headers, body)
             events = source.parse(headers, body)
         except SourceError:
             raise

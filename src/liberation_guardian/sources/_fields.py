@@ -1,4 +1,4 @@
-"""Field readers the source modules share: severity words, text, label maps, times, links.
+"""Field readers the source modules share: severity words, text, label maps, times, links, shapes.
 
 Each reader takes whatever JSON value a payload holds and returns a clean value or
 None, so a parser never raises on a field of the wrong type.
@@ -7,6 +7,7 @@ None, so a parser never raises on a field of the wrong type.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -56,6 +57,30 @@ def text(value: object) -> str | None:
     if isinstance(value, str) and value.strip():
         return value
     return None
+
+
+def first_line(value: object) -> str | None:
+    """The first line of a non-blank string, stripped; None for anything else."""
+    found = text(value)
+    return found.strip().splitlines()[0] if found else None
+
+
+def identifier(value: object) -> str | None:
+    """An id or number sent as a string or a 64-bit integer, as stripped text; None for anything else."""
+    if isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63:
+        return str(value)
+    found = text(value)
+    return found.strip() if found else None
+
+
+def as_object(value: object) -> Mapping[str, Any]:
+    """`value` if it is a JSON object, else an empty one, so nested reads need no checks."""
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: object) -> list[Any]:
+    """`value` if it is a JSON array, else an empty list."""
+    return value if isinstance(value, list) else []
 
 
 def first_text(*values: object) -> str | None:

@@ -44,13 +44,15 @@ import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from pydantic import Field
-
-from liberation_guardian.errors import PayloadInvalid, Unauthorized
+from liberation_guardian.errors import PayloadInvalid
 from liberation_guardian.events import NormalizedEvent, Severity, Status
 from liberation_guardian.sources._fields import first_text, parse_time, text
 from liberation_guardian.sources._fields import unique_links as _links
-from liberation_guardian.sources._signatures import require_bearer_or_basic, require_token
+from liberation_guardian.sources._signatures import (
+    DEFAULT_TOKEN_HEADER,
+    TokenHeaderConfig,
+    require_token_or_authorization,
+)
 from liberation_guardian.sources.base import Headers, Source, SourceConfig, load_json_object
 
 Payload = Mapping[str, Any]
@@ -79,15 +81,8 @@ _ZERO_ID = re.compile(r"^0+$")
 _MAX_COMMITS = 5
 
 
-class AzureDevOpsConfig(SourceConfig):
+class AzureDevOpsConfig(TokenHeaderConfig):
     """Keys accepted under `integrations.source_control.azure_devops` (or `azure-devops`)."""
-
-    token_header: str = Field(
-        default="X-Guardian-Token",
-        min_length=1,
-        pattern=r"^[A-Za-z0-9-]+$",
-        description="Header that may carry the secret instead of Authorization (one of the web hook's HTTP headers).",
-    )
 
 
 class AzureDevOpsSource(Source):
@@ -103,7 +98,7 @@ class AzureDevOpsSource(Source):
         """Require the secret as Basic password, bearer token or token header when one is configured."""
         if self.secret is None:
             return
-        require_token_or_authorization(self.secret, headers, _token_header(self.config))
+        require_token_or_authorization(self.secret, headers, getattr(self.config, "token_header", DEFAULT_TOKEN_HEADER))
 
     def sign(self, body: bytes) -> dict[str, str]:
         """The Basic `Authorization` header the web hook's basic authentication settings would send."""
@@ -130,22 +125,6 @@ class AzureDevOpsSource(Source):
         if event_type.startswith("git.pullrequest."):
             return [_pull_request(payload, resource, event_type)]
         return [_other(payload, resource, event_type)]
-
-
-def require_token_or_authorization(secret: str, headers: Headers, token_header: str) -> None:
-    """Raise `Unauthorized` unless `token_header` holds the secret, or `Authorization` carries it (Bearer or Basic)."""
-    token = headers.get(token_header.lower())
-    if token is not None:
-        require_token(secret, token, header=token_header)
-        return
-    authorization = headers.get("authorization")
-    if authorization is None:
-        raise Unauthorized(f"missing Authorization header or {token_header} header")
-    require_bearer_or_basic(secret, authorization)
-
-
-def _token_header(config: SourceConfig) -> str:
-    return getattr(config, "token_header", None) or "X-Guardian-Token"
 
 
 def _build(payload: Payload, resource: Payload) -> NormalizedEvent:

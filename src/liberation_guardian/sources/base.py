@@ -86,6 +86,16 @@ class Source(ABC):
         """Headers this tool would add to prove `body` is its own (used by `liberation-guardian send`)."""
         return {}
 
+    def redact(self, headers: Headers, body: bytes) -> bytes:
+        """The body as it may be stored, shown and parsed: by default exactly as received.
+
+        Called after `verify` and `handshake` (which see the raw body) and before `parse`. A
+        tool whose payloads carry a credential (a leaked secret, an access token) returns the
+        body with it replaced by `_redact.REDACTED`, so neither the stored payload nor any
+        event holds it.
+        """
+        return body
+
     @abstractmethod
     def parse(self, headers: Headers, body: bytes) -> list[NormalizedEvent]:
         """Turn one payload into events; raise `PayloadMalformed` or `PayloadInvalid` with a reason."""

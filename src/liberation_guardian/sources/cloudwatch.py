@@ -19,6 +19,10 @@ at `SigningCertURL` (https, host matching `cert_host_pattern`), `Timestamp` no o
 set, the request must also carry the secret as Basic password or bearer token (a forwarder
 adding the header; SNS sends endpoint-URL credentials only after a `WWW-Authenticate` challenge).
 
+Redaction: a subscription message's `Token` confirms the subscription for whoever holds it. A
+confirmation posted directly is answered by `handshake` and never stored; one inside the Lambda
+form is stored with its `Token` (also inside `SubscribeURL`) replaced by `[redacted]`.
+
 Status and severity:
 
 | `NewStateValue`     | Status   | Severity                                                     |
@@ -56,6 +60,7 @@ from pydantic import Field, field_validator
 from liberation_guardian.errors import PayloadInvalid, SourceError, Unauthorized
 from liberation_guardian.events import Link, NormalizedEvent, Severity, Status
 from liberation_guardian.sources._fields import first_text, parse_time, severity_word, string_map, text
+from liberation_guardian.sources._redact import redact_json
 from liberation_guardian.sources._signatures import require_bearer_or_basic
 from liberation_guardian.sources._sns import DEFAULT_HOST_PATTERN, SnsClient, require_fresh
 from liberation_guardian.sources.base import Headers, Source, SourceConfig, load_json, load_json_object
@@ -159,6 +164,10 @@ class CloudWatchSource(Source):
             return {}
         return {"Authorization": "Basic " + b64encode(f"sns:{self.secret}".encode()).decode()}
 
+    def redact(self, headers: Headers, body: bytes) -> bytes:
+        """Replace the confirmation token of subscription messages, wherever it occurs."""
+        return redact_json(body, _confirmation_tokens)
+
     def parse(self, headers: Headers, body: bytes) -> list[NormalizedEvent]:
         """One event per Notification (alarm or other message); none for subscription messages."""
         payload = load_json_object(body)
@@ -246,6 +255,18 @@ def sns_messages(payload: Payload) -> list[Payload]:
     if isinstance(payload.get("Type"), str) and ("Message" in payload or "TopicArn" in payload):
         return [payload]
     raise PayloadInvalid("not an Amazon SNS message: no `Type` with `Message` or `TopicArn`, and no `Records[].Sns`")
+
+
+def _confirmation_tokens(payload: Any) -> list[str]:
+    """The `Token` of every (un)subscribe confirmation in a body; none when the body is no SNS message."""
+    if not isinstance(payload, dict):
+        return []
+    try:
+        messages = sns_messages(payload)
+    except PayloadInvalid:
+        return []
+    tokens = [message.get("Token") for message in messages if message.get("Type") in _SETUP_TYPES]
+    return [token for token in tokens if isinstance(token, str)]
 
 
 def _alarm(value: object) -> Payload | None:

@@ -61,10 +61,10 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from liberation_guardian.errors import PayloadInvalid, Unauthorized
+from liberation_guardian.errors import PayloadInvalid
 from liberation_guardian.events import Link, NormalizedEvent, Severity, Status
 from liberation_guardian.sources._fields import http_link, parse_time, text
-from liberation_guardian.sources._signatures import require_bearer_or_basic, require_token
+from liberation_guardian.sources._signatures import require_token_or_authorization
 from liberation_guardian.sources.base import Headers, Source, SourceConfig, load_json_object
 
 _PRIORITIES: dict[str, Severity] = {
@@ -115,17 +115,8 @@ class DatadogSource(Source):
 
     def verify(self, headers: Headers, body: bytes) -> None:
         """Require the secret in the custom header, or in Authorization, when one is configured."""
-        secret = self.secret
-        if secret is None:
-            return
-        header = self.settings.auth_header
-        token = headers.get(header.lower())
-        if token is not None:
-            require_token(secret, token, header=header)
-        elif headers.get("authorization"):
-            require_bearer_or_basic(secret, headers.get("authorization"))
-        else:
-            raise Unauthorized(f"missing {header} header (or Authorization)")
+        if self.secret is not None:
+            require_token_or_authorization(self.secret, headers, self.settings.auth_header)
 
     def sign(self, body: bytes) -> dict[str, str]:
         """The custom header a webhook's Custom Headers `{"<auth_header>": "<secret>"}` adds."""

@@ -37,13 +37,15 @@ import math
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from pydantic import Field
-
 from liberation_guardian.errors import PayloadInvalid
 from liberation_guardian.events import NormalizedEvent, Severity, Status
 from liberation_guardian.sources._fields import first_text, parse_time, string_map, text
 from liberation_guardian.sources._fields import unique_links as _links
-from liberation_guardian.sources.azure_devops import require_token_or_authorization
+from liberation_guardian.sources._signatures import (
+    DEFAULT_TOKEN_HEADER,
+    TokenHeaderConfig,
+    require_token_or_authorization,
+)
 from liberation_guardian.sources.base import Headers, Source, SourceConfig, load_json_object
 
 Payload = Mapping[str, Any]
@@ -61,15 +63,8 @@ _LOG_CHARS = 4000
 _FAILED_TESTS = 10
 
 
-class JenkinsConfig(SourceConfig):
+class JenkinsConfig(TokenHeaderConfig):
     """Keys accepted under `integrations.ci_cd.jenkins`."""
-
-    token_header: str = Field(
-        default="X-Guardian-Token",
-        min_length=1,
-        pattern=r"^[A-Za-z0-9-]+$",
-        description="Header that may carry the secret instead of Authorization (for senders that can set headers).",
-    )
 
 
 class JenkinsSource(Source):
@@ -84,7 +79,7 @@ class JenkinsSource(Source):
         """Require the secret as Basic password, bearer token or token header when one is configured."""
         if self.secret is None:
             return
-        require_token_or_authorization(self.secret, headers, getattr(self.config, "token_header", "X-Guardian-Token"))
+        require_token_or_authorization(self.secret, headers, getattr(self.config, "token_header", DEFAULT_TOKEN_HEADER))
 
     def sign(self, body: bytes) -> dict[str, str]:
         """The Basic `Authorization` header the plugin sends for an endpoint URL `http://jenkins:<secret>@...`."""

@@ -60,8 +60,8 @@ from pydantic import Field
 from liberation_guardian.errors import PayloadInvalid
 from liberation_guardian.events import NormalizedEvent, Severity, Status
 from liberation_guardian.sources._fields import first_text, parse_time, string_map, text
+from liberation_guardian.sources._signatures import TokenHeaderConfig, require_token_or_authorization
 from liberation_guardian.sources.base import Headers, Source, SourceConfig, load_json
-from liberation_guardian.sources.zabbix import TokenHeaderConfig, require_token_or_authorization
 
 Payload = Mapping[str, Any]
 

@@ -53,8 +53,8 @@ from urllib.parse import parse_qsl, quote
 from liberation_guardian.errors import PayloadInvalid, PayloadMalformed
 from liberation_guardian.events import Link, NormalizedEvent, Severity, Status
 from liberation_guardian.sources._fields import http_link, parse_time
+from liberation_guardian.sources._signatures import TokenHeaderConfig, require_token_or_authorization
 from liberation_guardian.sources.base import Headers, Source, SourceConfig, load_json_object
-from liberation_guardian.sources.zabbix import TokenHeaderConfig, require_token_or_authorization
 
 _HOST_STATES: dict[str, Severity] = {"DOWN": Severity.critical, "UNREACHABLE": Severity.high}
 _SERVICE_STATES: dict[str, Severity] = {

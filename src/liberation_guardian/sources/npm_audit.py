@@ -45,36 +45,36 @@ Grouping key: `npm_audit:<repository>:<package>`; the summary and error events u
 
 Vendor docs: https://docs.npmjs.com/cli/commands/npm-audit (there is no webhook; the CI step posts).
 Fixtures: tests/sources/payloads/npm_audit/*.json
+
+This module authenticates and builds events; `_npm_audit_reports` reads each report format
+into the same list of packages.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import ClassVar
 
 from pydantic import Field
 
 from liberation_guardian.errors import PayloadInvalid
 from liberation_guardian.events import Link, NormalizedEvent, Severity, Status
-from liberation_guardian.sources._fields import first_text, http_link, text
+from liberation_guardian.sources._fields import as_object, first_text, http_link, text
+from liberation_guardian.sources._npm_audit_reports import (
+    NONE,
+    SEVERITIES,
+    Package,
+    Payload,
+    packages_from_findings,
+    packages_from_v1,
+    packages_from_v2,
+)
 from liberation_guardian.sources._signatures import hmac_hex, require_hmac, require_token
 from liberation_guardian.sources.base import Headers, Source, SourceConfig, load_json_object
 
-_SEVERITIES: dict[str, Severity] = {
-    "critical": Severity.critical,
-    "high": Severity.high,
-    "moderate": Severity.medium,
-    "medium": Severity.medium,
-    "low": Severity.low,
-    "info": Severity.info,
-}
-_NONE = "none"
 _COUNT_ORDER = ("critical", "high", "moderate", "low", "info")
 _MAX_ADVISORIES = 20  # kept per package in `extra`; a report can list hundreds for one package
-
-Payload = Mapping[str, Any]
 
 
 class NpmAuditConfig(SourceConfig):
@@ -100,21 +100,6 @@ class _Context:
     branch: str | None = None
     commit: str | None = None
     link: Link | None = None
-
-
-@dataclass
-class _Package:
-    """One vulnerable package as the report describes it, whatever the report's format."""
-
-    name: str
-    raw_severity: str = ""
-    versions: list[str] = field(default_factory=list)
-    advisories: list[dict[str, Any]] = field(default_factory=list)
-    via: list[str] = field(default_factory=list)
-    effects: list[str] = field(default_factory=list)
-    direct: bool | None = None
-    vulnerable_range: str | None = None
-    fix: str | None = None
 
 
 class NpmAuditSource(Source):
@@ -164,11 +149,11 @@ class NpmAuditSource(Source):
         if isinstance(error, dict):
             return [_error_event(error, context)]
         if isinstance(report.get("vulnerabilities"), dict):
-            packages, report_format = _from_v2(report["vulnerabilities"]), "npm-v2"
+            packages, report_format = packages_from_v2(report["vulnerabilities"]), "npm-v2"
         elif isinstance(report.get("advisories"), dict):
-            packages, report_format = _from_v1(report["advisories"]), "npm-v1"
+            packages, report_format = packages_from_v1(report["advisories"]), "npm-v1"
         elif isinstance(report.get("findings"), list):
-            packages, report_format = _from_findings(report["findings"]), "findings"
+            packages, report_format = packages_from_findings(report["findings"]), "findings"
         else:
             raise PayloadInvalid(
                 "not an npm audit report: no `vulnerabilities` object (npm 7+), `advisories` object (npm 6), "
@@ -195,104 +180,9 @@ class NpmAuditSource(Source):
         return context, report
 
 
-def _from_v2(vulnerabilities: Payload) -> list[_Package]:
-    """Packages of an npm 7+ report: `via` holds advisory objects or names of vulnerable dependencies."""
-    packages = []
-    for name, entry in vulnerabilities.items():
-        if not isinstance(entry, dict):
-            raise PayloadInvalid(f"vulnerabilities[{name!r}] is not a JSON object")
-        package = _Package(
-            name=text(entry.get("name")) or name,
-            raw_severity=text(entry.get("severity")) or "",
-            effects=_strings(entry.get("effects")),
-            direct=entry.get("isDirect") if isinstance(entry.get("isDirect"), bool) else None,
-            vulnerable_range=text(entry.get("range")),
-            fix=_v2_fix(entry.get("fixAvailable")),
-        )
-        for via in _list(entry.get("via")):
-            if isinstance(via, str):
-                package.via.append(via)
-            elif isinstance(via, dict):
-                package.advisories.append(
-                    _advisory(
-                        id=via.get("source"),
-                        title=via.get("title"),
-                        url=via.get("url"),
-                        severity=via.get("severity"),
-                        cwe=_strings(via.get("cwe")),
-                        range=via.get("range"),
-                        cvss=_object(via.get("cvss")).get("score"),
-                    )
-                )
-        packages.append(package)
-    return packages
-
-
-def _from_v1(advisories: Payload) -> list[_Package]:
-    """Packages of an npm 6 report: advisories keyed by id, several of them per `module_name`."""
-    by_name: dict[str, _Package] = {}
-    for key, advisory in advisories.items():
-        if not isinstance(advisory, dict):
-            raise PayloadInvalid(f"advisories[{key!r}] is not a JSON object")
-        name = text(advisory.get("module_name"))
-        if name is None:
-            raise PayloadInvalid(f"advisories[{key!r}] has no module_name")
-        package = by_name.setdefault(name, _Package(name=name))
-        findings = [item for item in _list(advisory.get("findings")) if isinstance(item, dict)]
-        _add_versions(package, [item.get("version") for item in findings])
-        paths = [path for item in findings for path in _strings(item.get("paths"))]
-        if paths:
-            package.direct = bool(package.direct) or any(">" not in path for path in paths)
-        package.raw_severity = _worse(package.raw_severity, text(advisory.get("severity")) or "")
-        package.fix = first_text(advisory.get("recommendation"), package.fix)
-        package.vulnerable_range = first_text(package.vulnerable_range, advisory.get("vulnerable_versions"))
-        package.advisories.append(
-            _advisory(
-                id=advisory.get("id", key),
-                title=advisory.get("title"),
-                url=advisory.get("url"),
-                severity=advisory.get("severity"),
-                cve=_strings(advisory.get("cves")),
-                cwe=_strings(advisory.get("cwe")),
-                range=advisory.get("vulnerable_versions"),
-                fixed_in=advisory.get("patched_versions"),
-            )
-        )
-    return list(by_name.values())
-
-
-def _from_findings(findings: list[Any]) -> list[_Package]:
-    """Packages of a generic report: one finding per advisory, grouped by `package`."""
-    by_name: dict[str, _Package] = {}
-    for index, finding in enumerate(findings):
-        if not isinstance(finding, dict):
-            raise PayloadInvalid(f"findings[{index}] is not a JSON object")
-        name = first_text(finding.get("package"), finding.get("name"))
-        if name is None:
-            raise PayloadInvalid(f"findings[{index}] has no package")
-        package = by_name.setdefault(name, _Package(name=name))
-        _add_versions(package, [finding.get("version")])
-        package.raw_severity = _worse(package.raw_severity, text(finding.get("severity")) or "")
-        fixed_in = first_text(finding.get("fixed_in"), *_list(finding.get("fixed_in")))
-        package.advisories.append(
-            _advisory(
-                id=finding.get("id"),
-                title=finding.get("title"),
-                url=finding.get("url"),
-                severity=finding.get("severity"),
-                fixed_in=fixed_in,
-            )
-        )
-    for package in by_name.values():
-        fixed = sorted({advisory["fixed_in"] for advisory in package.advisories if "fixed_in" in advisory})
-        if fixed:
-            package.fix = f"upgrade to {fixed[0]}" if len(fixed) == 1 else f"upgrade (fixed in {', '.join(fixed)})"
-    return list(by_name.values())
-
-
-def _package_event(package: _Package, context: _Context) -> NormalizedEvent:
+def _package_event(package: Package, context: _Context) -> NormalizedEvent:
     raw = package.raw_severity.strip().lower()
-    resolved = raw == _NONE
+    resolved = raw == NONE
     titles = [advisory["title"] for advisory in package.advisories if advisory.get("title")]
     if resolved:
         title = f"{package.name}: no longer vulnerable"
@@ -321,7 +211,7 @@ def _package_event(package: _Package, context: _Context) -> NormalizedEvent:
         source=NpmAuditSource.name,
         kind="vulnerability",
         status=Status.resolved if resolved else Status.firing,
-        severity=Severity.info if resolved else _SEVERITIES.get(raw, Severity.medium),
+        severity=Severity.info if resolved else SEVERITIES.get(raw, Severity.medium),
         title=title,
         message=" ".join(lines),
         service=context.repository,
@@ -338,12 +228,12 @@ def _package_event(package: _Package, context: _Context) -> NormalizedEvent:
     )
 
 
-def _summary_event(packages: list[_Package], report: Payload, report_format: str, context: _Context) -> NormalizedEvent:
+def _summary_event(packages: list[Package], report: Payload, report_format: str, context: _Context) -> NormalizedEvent:
     # Counted per package here: npm 6's own metadata counts advisories, which would not match the events.
     counts: dict[str, int] = {}
     for package in packages:
         raw = package.raw_severity.strip().lower() or "unrated"
-        if raw != _NONE:
+        if raw != NONE:
             counts[raw] = counts.get(raw, 0) + 1
     vulnerable = sum(counts.values())
     where = context.repository + (f" ({context.branch})" if context.branch else "")
@@ -394,61 +284,11 @@ def _error_event(error: Payload, context: _Context) -> NormalizedEvent:
 
 def _metadata_counts(report: Payload) -> dict[str, int]:
     """npm's own `metadata.vulnerabilities` counts by severity (per advisory in npm 6, per package after)."""
-    counts = _object(_object(report.get("metadata")).get("vulnerabilities"))
+    counts = as_object(as_object(report.get("metadata")).get("vulnerabilities"))
     return {key: value for key, value in counts.items() if key in _COUNT_ORDER and _is_count(value)}
 
 
-def _v2_fix(value: object) -> str | None:
-    """`fixAvailable` in words: true, false, or the top-level package upgrade that fixes it."""
-    if value is True:
-        return "available through npm audit fix"
-    if value is False:
-        return "none available"
-    if isinstance(value, dict) and (name := text(value.get("name"))):
-        version = text(value.get("version"))
-        major = " (a semver-major change)" if value.get("isSemVerMajor") is True else ""
-        return f"upgrade {name}" + (f" to {version}" if version else "") + major
-    return None
-
-
-def _advisory(**values: object) -> dict[str, Any]:
-    """An advisory for `extra`: its strings, lists of strings and finite numbers only."""
-    kept: dict[str, Any] = {}
-    for key, value in values.items():
-        if isinstance(value, bool) or value is None:
-            continue
-        if isinstance(value, str) and value:
-            kept[key] = value
-        elif isinstance(value, int) and abs(value) < 2**63:
-            kept[key] = value
-        elif isinstance(value, float) and math.isfinite(value):
-            kept[key] = value
-        elif isinstance(value, list) and value:
-            kept[key] = value
-    return kept
-
-
-def _worse(current: str, candidate: str) -> str:
-    """The more severe of two raw severities; `none` only wins over nothing."""
-
-    def rank(raw: str) -> int:
-        raw = raw.strip().lower()
-        if raw in _SEVERITIES:
-            return _SEVERITIES[raw].rank + 2
-        return 0 if raw in ("", _NONE) else Severity.medium.rank + 2
-
-    if not current or (rank(candidate) > rank(current)):
-        return candidate
-    return current
-
-
-def _add_versions(package: _Package, versions: list[Any]) -> None:
-    for version in versions:
-        if (value := text(version)) and value not in package.versions:
-            package.versions.append(value)
-
-
-def _links(context: _Context, package: _Package) -> list[Link]:
+def _links(context: _Context, package: Package) -> list[Link]:
     links: list[Link] = []
     for advisory in package.advisories:
         link = http_link(f"Advisory {advisory.get('id', '')}".strip(), advisory.get("url"))
@@ -463,21 +303,6 @@ def _context_labels(context: _Context) -> dict[str, str]:
     if context.branch:
         labels["branch"] = context.branch
     return labels
-
-
-def _strings(value: object) -> list[str]:
-    """A string as a one-item list, a list's strings as they are, anything else as []."""
-    if isinstance(value, str):
-        return [value] if value.strip() else []
-    return [item for item in _list(value) if isinstance(item, str) and item.strip()]
-
-
-def _object(value: object) -> Payload:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: object) -> list[Any]:
-    return value if isinstance(value, list) else []
 
 
 def _is_count(value: object) -> bool:

@@ -41,12 +41,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
-from pydantic import Field
-
 from liberation_guardian.errors import PayloadInvalid
 from liberation_guardian.events import NormalizedEvent, Severity, Status
 from liberation_guardian.sources._fields import first_text, parse_time, string_map, text
-from liberation_guardian.sources._signatures import require_bearer_or_basic, require_token
+from liberation_guardian.sources._signatures import SharedSecretConfig, require_shared_secret, shared_secret_headers
 from liberation_guardian.sources.base import Headers, Source, SourceConfig, load_json_object
 
 _PRIORITIES: dict[str, Severity] = {
@@ -59,40 +57,10 @@ _PRIORITIES: dict[str, Severity] = {
 _CLOSING = frozenset({"close", "delete"})
 # Actions that say the alert is still open; every other non-creating action is activity.
 _STILL_OPEN = frozenset({"create", "acknowledge", "unacknowledge", "escalate", "escalatetonext", "updatepriority"})
-# Header names are RFC 9110 tokens.
-_HEADER_NAME = r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"
-
-
-class SharedSecretConfig(SourceConfig):
-    """Keys of a source that authenticates with a shared secret in a header the tool lets you add."""
-
-    auth_header: str | None = Field(
-        default=None,
-        pattern=_HEADER_NAME,
-        description=(
-            "Header that carries the secret verbatim (for example X-Guardian-Token); when unset, "
-            "Authorization must carry it as a bearer token or as the password of Basic credentials."
-        ),
-    )
 
 
 class OpsgenieConfig(SharedSecretConfig):
     """Keys accepted under `integrations.incident_management.opsgenie`."""
-
-
-def require_shared_secret(secret: str, headers: Headers, auth_header: str | None) -> None:
-    """Raise `Unauthorized` unless the request carries `secret` where `auth_header` says."""
-    if auth_header:
-        require_token(secret, headers.get(auth_header.lower()), header=auth_header)
-    else:
-        require_bearer_or_basic(secret, headers.get("authorization"))
-
-
-def shared_secret_headers(secret: str | None, auth_header: str | None) -> dict[str, str]:
-    """The header a tool configured with `secret` would send, per `require_shared_secret`."""
-    if secret is None:
-        return {}
-    return {auth_header: secret} if auth_header else {"Authorization": f"Bearer {secret}"}
 
 
 class OpsgenieSource(Source):

@@ -48,8 +48,8 @@ from urllib.parse import parse_qsl, unquote_plus
 from liberation_guardian.errors import PayloadInvalid, PayloadMalformed
 from liberation_guardian.events import Link, NormalizedEvent, Severity, Status
 from liberation_guardian.sources._fields import http_link, parse_time
+from liberation_guardian.sources._signatures import TokenHeaderConfig, require_token_or_authorization
 from liberation_guardian.sources.base import Headers, Source, SourceConfig, load_json_object
-from liberation_guardian.sources.zabbix import TokenHeaderConfig, require_token_or_authorization
 
 # (prefix of the lower-cased state, status, severity, grouping key suffix), first match wins.
 _STATES: tuple[tuple[str, Status, Severity, str], ...] = (

@@ -31,6 +31,9 @@ occurrences, repeats, reactivation and resolution join one incident; `rollbar:de
 for deploys. Stack frames come from the occurrence body's `trace` (or the first entry of
 `trace_chain`), innermost last as Rollbar sends them.
 
+Redaction: an occurrence's `metadata.access_token` (the token it was reported with, which
+Rollbar usually blanks) is replaced with `[redacted]` before the body is stored or parsed.
+
 Vendor docs: https://docs.rollbar.com/docs/webhooks (payload body format:
 https://docs.rollbar.com/reference/create-item)
 Fixtures: rollbar/new_item.json, rollbar/occurrence.json, rollbar/deploy.json, and
@@ -50,6 +53,7 @@ from pydantic import Field, field_validator
 from liberation_guardian.errors import PayloadInvalid
 from liberation_guardian.events import NormalizedEvent, Severity, StackFrame, Status
 from liberation_guardian.sources._fields import first_text, http_link, parse_time, text
+from liberation_guardian.sources._redact import redact_json
 from liberation_guardian.sources._signatures import require_bearer_or_basic
 from liberation_guardian.sources.base import Headers, Source, SourceConfig, load_json_object
 
@@ -116,6 +120,10 @@ class RollbarSource(Source):
             return {}
         credentials = base64.b64encode(f"rollbar:{self.secret}".encode()).decode()
         return {"Authorization": f"Basic {credentials}"}
+
+    def redact(self, headers: Headers, body: bytes) -> bytes:
+        """Replace the access token an occurrence was reported with, wherever it occurs."""
+        return redact_json(body, _access_tokens)
 
     def parse(self, headers: Headers, body: bytes) -> list[NormalizedEvent]:
         """Turn one Rollbar notification into one event."""
@@ -289,3 +297,11 @@ def _scalars(**values: object) -> dict[str, Any]:
         elif isinstance(value, float) and math.isfinite(value):
             kept[key] = value
     return kept
+
+
+def _access_tokens(payload: Any) -> list[str]:
+    """The `metadata.access_token` of the occurrence (`data.occurrence`, else the item's last one)."""
+    data = _object(payload.get("data")) if isinstance(payload, dict) else {}
+    occurrences = (_object(data.get("occurrence")), _object(_object(data.get("item")).get("last_occurrence")))
+    tokens = [_object(occurrence.get("metadata")).get("access_token") for occurrence in occurrences]
+    return [token for token in tokens if isinstance(token, str)]

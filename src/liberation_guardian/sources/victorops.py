@@ -47,8 +47,8 @@ from typing import Any, ClassVar
 from liberation_guardian.errors import PayloadInvalid
 from liberation_guardian.events import Link, NormalizedEvent, Severity, Status
 from liberation_guardian.sources._fields import first_text, http_link, parse_time, text
+from liberation_guardian.sources._signatures import SharedSecretConfig, require_shared_secret, shared_secret_headers
 from liberation_guardian.sources.base import Headers, Source, SourceConfig, load_json_object
-from liberation_guardian.sources.opsgenie import SharedSecretConfig, require_shared_secret, shared_secret_headers
 
 _SEVERITIES: dict[str, Severity] = {
     "critical": Severity.critical,

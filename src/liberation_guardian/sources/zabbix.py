@@ -49,12 +49,10 @@ import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from pydantic import Field
-
-from liberation_guardian.errors import PayloadInvalid, Unauthorized
+from liberation_guardian.errors import PayloadInvalid
 from liberation_guardian.events import Link, NormalizedEvent, Severity, Status
 from liberation_guardian.sources._fields import first_text, http_link, parse_time
-from liberation_guardian.sources._signatures import require_bearer_or_basic, require_token
+from liberation_guardian.sources._signatures import TokenHeaderConfig, require_token_or_authorization
 from liberation_guardian.sources.base import Headers, Source, SourceConfig, load_json_object
 
 Payload = Mapping[str, Any]
@@ -81,34 +79,10 @@ _INFORMATIONAL_SOURCES = {"1": "discovery", "2": "autoregistration"}
 _UNEXPANDED = re.compile(r"\{\$?[A-Z][A-Za-z0-9_.]*(?::[^{}]*)?\}|\*UNKNOWN\*")
 _MESSAGE_LINE = re.compile(r"^\s*(Severity|Host)\s*:\s*(.+?)\s*$", re.I | re.M)
 _TRIGGER_IN_URL = re.compile(r"[?&]triggerid=([0-9]+)")
-_HEADER_NAME = r"^[A-Za-z0-9-]+$"
-
-
-class TokenHeaderConfig(SourceConfig):
-    """Keys shared by sources that authenticate with a shared token header or Authorization."""
-
-    token_header: str = Field(
-        default="X-Guardian-Token",
-        pattern=_HEADER_NAME,
-        description="Header that carries the shared secret; Authorization Bearer or Basic is accepted instead.",
-    )
 
 
 class ZabbixConfig(TokenHeaderConfig):
     """Keys accepted under `integrations.infrastructure.zabbix`."""
-
-
-def require_token_or_authorization(secret: str, headers: Headers, token_header: str) -> None:
-    """Raise `Unauthorized` unless `token_header` equals `secret`, or `Authorization` carries it."""
-    given = headers.get(token_header.lower())
-    if given is not None:
-        require_token(secret, given, header=token_header)
-        return
-    authorization = headers.get("authorization")
-    if authorization is not None:
-        require_bearer_or_basic(secret, authorization)
-        return
-    raise Unauthorized(f"missing {token_header} header (or Authorization: Bearer/Basic with the secret)")
 
 
 class ZabbixSource(Source):
