@@ -16,8 +16,14 @@ from dataclasses import dataclass
 import pytest
 
 from liberation_guardian.act.notify.base import Channel, Notification
+from liberation_guardian.act.notify.discord import DiscordChannel, DiscordConfig
 from liberation_guardian.act.notify.email import EmailChannel, EmailConfig
+from liberation_guardian.act.notify.opsgenie import OpsgenieChannel, OpsgenieConfig
+from liberation_guardian.act.notify.pagerduty import PagerDutyChannel, PagerDutyConfig
 from liberation_guardian.act.notify.slack import SlackChannel, SlackConfig
+from liberation_guardian.act.notify.sms import SmsChannel, SmsConfig
+from liberation_guardian.act.notify.teams import TeamsChannel, TeamsConfig
+from liberation_guardian.act.notify.telegram import TelegramChannel, TelegramConfig
 from liberation_guardian.act.notify.webhook import WebhookChannel, WebhookConfig
 from liberation_guardian.errors import DeliveryFailed
 from tests.fixtures.recorder import Recorder
@@ -46,9 +52,58 @@ def webhook(base_url: str) -> Channel:
     return WebhookChannel(config, {"url": f"{base_url}/hook/{URL_TOKEN}?key={URL_TOKEN}", "secret": SIGNING_SECRET})
 
 
+def pagerduty(base_url: str) -> Channel:
+    config = PagerDutyConfig(routing_key_env="PAGERDUTY_ROUTING_KEY", api_url=base_url, timeout_seconds=TIMEOUT)
+    return PagerDutyChannel(config, {"routing_key": URL_TOKEN})
+
+
+def opsgenie(base_url: str) -> Channel:
+    config = OpsgenieConfig(api_key_env="OPSGENIE_API_KEY", api_url=base_url, timeout_seconds=TIMEOUT)
+    return OpsgenieChannel(config, {"api_key": URL_TOKEN})
+
+
+def discord(base_url: str) -> Channel:
+    config = DiscordConfig(webhook_url_env="DISCORD_WEBHOOK_URL", timeout_seconds=TIMEOUT)
+    return DiscordChannel(config, {"webhook_url": f"{base_url}/api/webhooks/1234567890/{URL_TOKEN}"})
+
+
+def teams(base_url: str) -> Channel:
+    config = TeamsConfig(webhook_url_env="TEAMS_WEBHOOK_URL", timeout_seconds=TIMEOUT)
+    invoke = f"/workflows/0a1b2c3d4e5f/triggers/manual/paths/invoke?api-version=1&sv=1.0&sig={URL_TOKEN}"
+    return TeamsChannel(config, {"webhook_url": base_url + invoke})
+
+
+def telegram(base_url: str) -> Channel:
+    config = TelegramConfig(
+        bot_token_env="TELEGRAM_BOT_TOKEN", chat_id=-1001234, api_url=base_url, timeout_seconds=TIMEOUT
+    )
+    return TelegramChannel(config, {"bot_token": f"7012345678:{URL_TOKEN}"})
+
+
+TWILIO_ACCOUNT_SID = "AC" + "5e6f7a8b9c0d1e2f" * 2
+
+
+def sms(base_url: str) -> Channel:
+    config = SmsConfig(
+        account_sid_env="TWILIO_ACCOUNT_SID",
+        auth_token_env="TWILIO_AUTH_TOKEN",
+        from_number="+14155550100",
+        to=["+14155550101"],
+        api_url=base_url,
+        timeout_seconds=TIMEOUT,
+    )
+    return SmsChannel(config, {"account_sid": TWILIO_ACCOUNT_SID, "auth_token": URL_TOKEN})
+
+
 HTTP_CHANNELS = {
     "slack": Subject(slack, (URL_TOKEN,)),
+    "discord": Subject(discord, (URL_TOKEN,)),
+    "teams": Subject(teams, (URL_TOKEN,)),
+    "telegram": Subject(telegram, (URL_TOKEN,)),
     "webhook": Subject(webhook, (URL_TOKEN, SIGNING_SECRET)),
+    "pagerduty": Subject(pagerduty, (URL_TOKEN,)),
+    "opsgenie": Subject(opsgenie, (URL_TOKEN,)),
+    "sms": Subject(sms, (URL_TOKEN, TWILIO_ACCOUNT_SID)),
 }
 
 

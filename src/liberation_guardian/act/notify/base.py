@@ -26,6 +26,16 @@ class ChannelConfig(BaseModel):
     timeout_seconds: float = Field(default=10.0, gt=0, description="Give up on one attempt after this long.")
 
 
+class GroupedIncident(BaseModel):
+    """One incident listed in a grouped message."""
+
+    incident_id: int
+    title: str
+    severity: Severity
+    transition: str
+    incident_url: str | None = None
+
+
 class Notification(BaseModel):
     """One message about one incident transition, the same for every channel.
 
@@ -49,11 +59,22 @@ class Notification(BaseModel):
     links: list[Link] = Field(default_factory=list)
     incident_url: str | None = None
     instance: str = "Liberation Guardian"
+    note: str = Field(default="", description="Why this message is sent now: an escalation step, a repeat.")
+    incidents: list[GroupedIncident] = Field(
+        default_factory=list, description="Every incident of a grouped message; empty for a single incident."
+    )
+    recipients: list[str] | None = Field(
+        default=None, description="Addresses chosen by the receiver, for channels that address people."
+    )
 
     def headline(self) -> str:
         """One line: what happened and what was decided, e.g. `[CRITICAL] escalate: Instance down`."""
+        if self.incidents:
+            return f"[{self.severity.value.upper()}] {len(self.incidents)} incidents: {self.title}"
         if self.transition == "resolved":
             return f"[RESOLVED] {self.title}"
+        if self.transition == "acknowledged":
+            return f"[ACKNOWLEDGED] {self.title}"
         verb = {
             "escalate": "needs a human",
             "auto_fix": "fix proposed",
@@ -65,6 +86,15 @@ class Notification(BaseModel):
     def text(self) -> str:
         """The plain-text body every channel can fall back to."""
         lines = [self.headline(), ""]
+        if self.note:
+            lines += [self.note, ""]
+        for item in self.incidents:
+            state = "resolved" if item.transition == "resolved" else item.severity.value
+            lines.append(
+                f"- #{item.incident_id} [{state}] {item.title}" + (f" {item.incident_url}" if item.incident_url else "")
+            )
+        if self.incidents:
+            lines.append("")
         if self.summary and self.summary != self.title:
             lines += [self.summary, ""]
         where = ", ".join(
@@ -78,7 +108,7 @@ class Notification(BaseModel):
             if part
         )
         lines.append(where)
-        if self.transition != "resolved":
+        if self.transition not in ("resolved", "acknowledged"):
             lines.append(f"Decision: {self.action} (category {self.category or 'unknown'})")
             if self.rationale:
                 lines += ["", self.rationale]
@@ -95,6 +125,8 @@ class Channel(ABC):
 
     name: ClassVar[str]
     config_model: ClassVar[type[ChannelConfig]] = ChannelConfig
+    # Channels that keep one alert per incident (PagerDuty, Opsgenie) get a grouped message as one per incident.
+    per_incident: ClassVar[bool] = False
 
     def __init__(self, config: ChannelConfig, secrets: Mapping[str, str]) -> None:
         self.config = config
