@@ -17,6 +17,7 @@ from liberation_guardian import __version__
 from liberation_guardian.act.notify.base import Channel
 from liberation_guardian.act.notify.console import ConsoleChannel
 from liberation_guardian.api.routes import router as api_router
+from liberation_guardian.api.silences import router as silences_router
 from liberation_guardian.config import LoadedConfig
 from liberation_guardian.decide.policy import Policy
 from liberation_guardian.observe.health import router as health_router
@@ -69,7 +70,8 @@ def create_app(config: LoadedConfig, *, notify: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         migrate(engine)
-        processor = Processor(factory, build_stages(config), metrics)
+        policy = app.state.policy
+        processor = Processor(factory, build_stages(config, policy), metrics, policy.dispatcher)
         runner = Runner(factory, processor, channels_of(config) if notify else {}, config.settings.delivery, metrics)
         runtime.runner = runner
         runtime.writer.on_commit = runner.wake
@@ -103,6 +105,7 @@ def create_app(config: LoadedConfig, *, notify: bool = True) -> FastAPI:
     )
     app.add_middleware(WebhookMiddleware, receiver=receiver)
     app.include_router(api_router)
+    app.include_router(silences_router)
     app.include_router(health_router)
     _install_error_handlers(app)
     return app

@@ -51,7 +51,6 @@ def test_every_key_without_an_effect_yet_is_reported() -> None:
         "learning.knowledge_base.retention_days",
         "learning.feedback_loop.human_feedback_weight",
         "learning.community_sharing.share_successful_patterns",
-        "notification_channels[1] ('sms'",
     ):
         assert key in unused, key
     # Keys with an effect are not in the list.
@@ -148,3 +147,11 @@ def test_a_source_configured_under_another_group_says_where_it_belongs() -> None
     assert raised.value.path == "integrations.custom.sentry"
     assert raised.value.line == 3
     assert "belongs under integrations.observability" in str(raised.value)
+
+
+def test_an_escalation_channel_that_does_not_exist_is_an_error() -> None:
+    text = "decision_rules:\n  escalate:\n    conditions:\n      - notification_channels: [slack, pager]\n"
+    with pytest.raises(ConfigError) as caught:
+        load_text(text, {}, base_dir=Path("."))
+    assert "decision_rules.escalate.conditions.notification_channels[1]" in str(caught.value)
+    assert "no channel named 'pager'" in str(caught.value)

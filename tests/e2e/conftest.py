@@ -61,6 +61,17 @@ integrations:
 delivery:
   initial_backoff_seconds: 0.1
   max_backoff_seconds: 0.5
+routing:
+  route:
+    receiver: default
+    group_interval: 0s
+    routes:
+      - matchers: ['action="auto_acknowledge"']
+        receiver: none
+      - matchers: ['action="escalate"']
+        receiver: escalation
+      - matchers: ['severity="info"']
+        receiver: log
 decision_rules:
   auto_acknowledge:
     patterns: ["Rate limit exceeded.*temporary"]

@@ -169,8 +169,12 @@ def test_acknowledge_and_resolve_through_the_api(stack: Stack, fixtures_dir: Pat
     assert again.status_code == 409
     done = httpx.post(f"{stack.url}/api/incidents/{first['id']}/resolve", json={"by": "ana"}, headers=stack.auth)
     assert done.status_code == 200 and done.json()["status"] == "resolved"
-    requests = stack.slack.wait_for(3, timeout=15)
-    assert any("[RESOLVED]" in r.json["text"] for r in requests)
+    # The channels that heard of the incident hear of the acknowledgement, then of the resolution.
+    requests = stack.slack.wait_for(4, timeout=15)
+    assert [r.json["text"] for r in requests[2:]] == [
+        f"[ACKNOWLEDGED] {first['title']}",
+        f"[RESOLVED] {first['title']}",
+    ]
     missing = httpx.post(f"{stack.url}/api/incidents/999999/resolve", headers=stack.auth)
     assert missing.status_code == 404 and "no incident" in missing.json()["error"]
 

@@ -155,7 +155,10 @@ def acknowledge_incident(
         incident = _incident(session, incident_id)
         if not acknowledge(incident, f"api:{by}", utcnow()):
             raise HTTPException(409, f"incident {incident_id} is {incident.status}, not open")
-        return serialize.incident(incident)
+        request.app.state.policy.record_acknowledgement(session, incident)
+        result = serialize.incident(incident)
+    request.app.state.runner_wake()
+    return result
 
 
 @router.post("/incidents/{incident_id}/resolve")

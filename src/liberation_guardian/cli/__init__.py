@@ -13,6 +13,7 @@ from liberation_guardian.cli.init import init
 from liberation_guardian.cli.replay import replay
 from liberation_guardian.cli.send import send
 from liberation_guardian.cli.serve import serve
+from liberation_guardian.cli.silence import silence_command
 from liberation_guardian.cli.sources import sources_command
 from liberation_guardian.cli.triage import triage
 
@@ -24,7 +25,7 @@ def cli(config_path: Path | None) -> None:
     """Liberation Guardian: every webhook in, one incident, the right action out."""
 
 
-for command in (serve, init, check_config, triage, replay, send, sources_command):
+for command in (serve, init, check_config, triage, replay, send, sources_command, silence_command):
     cli.add_command(command)
 
 

@@ -137,9 +137,18 @@ def load_text(text: str, env: Mapping[str, str], *, base_dir: Path, source_name:
     _load_integrations(loaded, env, lines, problems)
     for index, name in enumerate(settings.decision_rules.escalate.conditions.notification_channels):
         if name not in notify.registry():
-            loaded.not_yet_used.append(
-                f"decision_rules.escalate.conditions.notification_channels[{index}] ({name!r}: no such channel yet)"
+            # The conditions list holds one-key mappings, so the line is the list's own.
+            path = ("decision_rules", "escalate", "conditions")
+            known = ", ".join(sorted(notify.registry()))
+            problems.append(
+                ConfigError(
+                    f"no channel named {name!r} (channels: {known})",
+                    path=f"{dotted_path(path)}.notification_channels[{index}]",
+                    line=lines.line(path),
+                )
             )
+    if not problems:
+        problems += _routing_problems(loaded, lines)
     if problems:
         raise _combined(problems, source_name)
     loaded.admin_token = env.get(settings.core.admin_token_env) or None
@@ -196,6 +205,20 @@ def _load_integrations(
                 loaded.sources[cls.name] = (cls, plugin)
 
 
+def _routing_problems(loaded: LoadedConfig, lines: LineIndex) -> list[ConfigError]:
+    """Matchers that do not parse and names the routing section refers to that do not exist."""
+    from liberation_guardian.dispatch.defaults import LOG_CHANNEL, build_tree  # routing needs the loaded channels
+    from liberation_guardian.dispatch.routes import RoutingProblem, check_references
+
+    try:
+        tree = build_tree(loaded)
+    except RoutingProblem as problem:
+        found = [problem]
+    else:
+        found = check_references(tree, loaded.settings.routing, set(loaded.channels) | {LOG_CHANNEL})
+    return [ConfigError(p.message, path=dotted_path(p.path), line=lines.line(p.path)) for p in found]
+
+
 def _resolve_secrets(
     config: BaseModel, env: Mapping[str, str], dotted: str, missing: list[str], prefix: str = ""
 ) -> dict[str, str]:
@@ -249,6 +272,11 @@ def _is_unused(extra: Any) -> bool:
     return isinstance(extra, dict) and bool(extra.get("not_yet_used"))
 
 
+def dotted_path(path: Sequence[str | int]) -> str:
+    """`("routing", "route", "routes", 2)` as `routing.route.routes[2]`."""
+    return ".".join(str(part) if isinstance(part, str) else f"[{part}]" for part in path).replace(".[", "[")
+
+
 def _problems(exc: ValidationError, prefix: Sequence[str | int], lines: LineIndex) -> list[ConfigError]:
     found = []
     for error in exc.errors():
@@ -256,8 +284,7 @@ def _problems(exc: ValidationError, prefix: Sequence[str | int], lines: LineInde
         message = error["msg"]
         if error["type"] == "extra_forbidden":
             message = "unknown key (check its spelling; see docs/configuration.md)"
-        dotted = ".".join(str(part) if isinstance(part, str) else f"[{part}]" for part in loc).replace(".[", "[")
-        found.append(ConfigError(message, path=dotted or None, line=lines.line(loc)))
+        found.append(ConfigError(message, path=dotted_path(loc) or None, line=lines.line(loc)))
     return found
 
 

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from liberation_guardian.config.routing import RoutingConfig
 from liberation_guardian.events import Frequency, UserImpact
 
 NOT_YET_USED: dict[str, Any] = {"not_yet_used": True}
@@ -239,6 +240,7 @@ class Settings(Strict):
     learning: LearningConfig = Field(default_factory=LearningConfig)
     grouping: GroupingConfig = Field(default_factory=GroupingConfig)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
+    routing: RoutingConfig = Field(default_factory=RoutingConfig)
 
     @field_validator("integrations", mode="before")
     @classmethod

@@ -1,53 +1,43 @@
-"""Who hears about a decision: the routing policy from action to channels.
+"""The decision record and the message about it, handed to the dispatcher.
 
-- escalate: the enabled channels named in `decision_rules.escalate.conditions.
-  notification_channels`, and always the console log, so an escalation is never silent;
-- auto_fix and investigate: Slack and the outgoing webhook when enabled, else the log;
-  informational (`info`) ones only the log;
-- auto_acknowledge: nobody; the decision is the record;
-- resolved: every channel that was told about the incident.
+Who hears about a decision, when, and in what company is the routing tree's answer
+(`dispatch/`); with no `routing` section that is: escalations to the channels in
+`decision_rules.escalate.conditions.notification_channels` and the log at once; auto_fix
+and investigate to Slack and the outgoing webhook (else the log); informational ones to
+the log only; auto-acknowledged ones to nobody. Resolutions go to whoever heard.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Callable
+from datetime import datetime
+
 from sqlalchemy.orm import Session
 
 from liberation_guardian.act.notify.base import Notification
 from liberation_guardian.config import LoadedConfig
+from liberation_guardian.dispatch.dispatcher import Dispatcher
+from liberation_guardian.dispatch.labels import incident_labels
 from liberation_guardian.events import Link, Severity
 from liberation_guardian.group.incidents import Transition
-from liberation_guardian.store.models import Decision, Delivery, Event, Incident
+from liberation_guardian.store.models import Decision, Event, Incident, utcnow
 from liberation_guardian.triage.base import Action, Verdict
-
-ALWAYS = "console"
-ROUTINE_CHANNELS = ("slack", "webhook")
 
 
 class Policy:
-    """Chooses channels for a decision and queues one delivery per channel."""
+    """Stores decisions and passes the message about each to the dispatcher."""
 
-    def __init__(self, config: LoadedConfig) -> None:
+    def __init__(
+        self, config: LoadedConfig, dispatcher: Dispatcher | None = None, clock: Callable[[], datetime] = utcnow
+    ) -> None:
         self.config = config
-        enabled = set(config.channels) | {ALWAYS}
-        named = config.settings.decision_rules.escalate.conditions.notification_channels
-        self.escalate_to = [name for name in named if name in enabled and name != ALWAYS] + [ALWAYS]
-        self.routine_to = [name for name in ROUTINE_CHANNELS if name in enabled] or [ALWAYS]
-
-    def channels_for(self, action: Action, severity: Severity = Severity.medium) -> list[str]:
-        """The channels a decision with this action (and severity) is sent to."""
-        if action == Action.escalate:
-            return self.escalate_to
-        if action == Action.auto_acknowledge:
-            return []
-        if severity == Severity.info:
-            return [ALWAYS]  # informational: on record and in the log, nobody is disturbed
-        return self.routine_to
+        self.dispatcher = dispatcher or Dispatcher(config)
+        self.clock = clock
 
     def record(
         self, session: Session, incident: Incident, event: Event, transition: Transition, verdict: Verdict
     ) -> Decision:
-        """Store the decision and queue its deliveries, all in the caller's transaction."""
+        """Store the decision and route the message about it, all in the caller's transaction."""
         decision = Decision(
             incident_id=incident.id,
             event_id=event.id,
@@ -66,59 +56,52 @@ class Policy:
         session.flush()
         if verdict.action == Action.auto_fix:
             incident.fix_attempts += 1
-        channels = self.channels_for(verdict.action, verdict.severity)
+        incident.labels = incident_labels(
+            incident,
+            event.labels or {},
+            category=verdict.category,
+            action=verdict.action.value,
+            services=self.config.settings.routing.services,
+        )
         note = self._notification(incident, event, transition, verdict)
-        self._queue(session, incident, decision.id, transition, note, channels)
+        self.dispatcher.enqueue(session, incident, note, decision_id=decision.id, now=self.clock())
         return decision
 
     def record_resolution(self, session: Session, incident: Incident, event: Event | None) -> None:
-        """Queue a resolution message to every channel that was told about this incident."""
-        told = session.scalars(
-            select(Delivery.channel)
-            .where(Delivery.incident_id == incident.id, Delivery.transition != Transition.resolved.value)
-            .distinct()
-        ).all()
-        if not told:
-            return
-        note = Notification(
+        """Tell whoever heard about this incident that it is resolved."""
+        labels = dict(incident.labels or {})
+        if labels:
+            labels["status"] = incident.status
+            incident.labels = labels
+        note = self._plain(incident, Transition.resolved.value, f"Resolved by {incident.resolved_by or 'its source'}.")
+        note.links = _links(event) if event is not None else []
+        self.dispatcher.enqueue_resolution(session, incident, note, self.clock())
+
+    def record_acknowledgement(self, session: Session, incident: Incident) -> list[str]:
+        """Stop the incident's escalations and tell the channels that heard about it."""
+        labels = dict(incident.labels or {})
+        if labels:
+            labels["status"] = incident.status
+            incident.labels = labels
+        note = self._plain(incident, "acknowledged", f"Acknowledged by {incident.acknowledged_by}.")
+        return self.dispatcher.acknowledged(session, incident, note)
+
+    def _plain(self, incident: Incident, transition: str, summary: str) -> Notification:
+        return Notification(
             idempotency_key="",
             incident_id=incident.id,
-            transition=Transition.resolved.value,
-            action="resolved",
+            transition=transition,
+            action=transition,
             severity=Severity(incident.severity),
             title=incident.title,
-            summary=f"Resolved by {incident.resolved_by or 'its source'}.",
+            summary=summary,
             source=incident.source,
             service=incident.service,
             environment=incident.environment,
             occurrences=incident.occurrences,
-            links=_links(event) if event is not None else [],
             incident_url=self._incident_url(incident),
             instance=self.config.settings.core.name,
         )
-        self._queue(session, incident, None, Transition.resolved, note, sorted(told))
-
-    def _queue(
-        self,
-        session: Session,
-        incident: Incident,
-        decision_id: int | None,
-        transition: Transition,
-        note: Notification,
-        channels: list[str],
-    ) -> None:
-        for channel in channels:
-            key = f"incident-{incident.id}/t{incident.transition_seq}-{transition.value}/{channel}"
-            session.add(
-                Delivery(
-                    incident_id=incident.id,
-                    decision_id=decision_id,
-                    channel=channel,
-                    idempotency_key=key,
-                    transition=transition.value,
-                    notification=note.model_copy(update={"idempotency_key": key}).model_dump(mode="json"),
-                )
-            )
 
     def _notification(self, incident: Incident, event: Event, transition: Transition, verdict: Verdict) -> Notification:
         return Notification(

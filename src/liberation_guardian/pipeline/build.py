@@ -21,11 +21,11 @@ def build_chain(config: LoadedConfig) -> TriageChain:
     return TriageChain(deciders)
 
 
-def build_stages(config: LoadedConfig) -> list[Stage]:
+def build_stages(config: LoadedConfig, policy: Policy | None = None) -> list[Stage]:
     """The stages each stored event runs through, in order."""
     return [
         GroupStage(config.settings.grouping),
         EnrichStage(),
         TriageStage(build_chain(config)),
-        DecideStage(Policy(config)),
+        DecideStage(policy or Policy(config)),
     ]

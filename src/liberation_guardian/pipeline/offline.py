@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from liberation_guardian.config import LoadedConfig
+from liberation_guardian.decide.policy import Policy
 from liberation_guardian.errors import SourceError
 from liberation_guardian.pipeline.build import build_stages
 from liberation_guardian.pipeline.process import Processor
@@ -54,11 +55,14 @@ class OfflineRun:
         self.engine = make_engine(database_url)
         migrate(self.engine)
         self.sessions: sessionmaker[Session] = sessions(self.engine)
-        self.processor = Processor(self.sessions, build_stages(config))
+        self.policy = Policy(config)
+        self.processor = Processor(self.sessions, build_stages(config, self.policy), dispatcher=self.policy.dispatcher)
 
     def feed(self, source: Source, path: Path, body: bytes) -> list[int]:
         """Parse and store one payload; raises `SourceError` when the source refuses it."""
-        events = source.parse({"content-type": "application/json"}, body)
+        headers = {"content-type": "application/json"}
+        body = source.redact(headers, body)
+        events = source.parse(headers, body)
         submission = Submission(source.name, "application/json", body.decode("utf-8", errors="replace"), events)
         with transaction(self.sessions) as session:
             return store(session, [submission], self.config.settings.core.environment)[0]

@@ -9,12 +9,14 @@ that still fails is marked processed with the error recorded on it and in the lo
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, defer, sessionmaker
 
+from liberation_guardian.dispatch.dispatcher import Dispatcher
 from liberation_guardian.group.incidents import preload_incidents
 from liberation_guardian.observe.metrics import Metrics
 from liberation_guardian.pipeline.stages import Stage, Work
@@ -45,10 +47,19 @@ class StageFailed(Exception):
 class Processor:
     """Runs the pipeline stages over unprocessed events."""
 
-    def __init__(self, sessions: sessionmaker[Session], stages: Sequence[Stage], metrics: Metrics | None = None):
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        stages: Sequence[Stage],
+        metrics: Metrics | None = None,
+        dispatcher: Dispatcher | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ):
         self.sessions = sessions
         self.stages = list(stages)
         self.metrics = metrics
+        self.dispatcher = dispatcher
+        self.clock = clock
 
     def run_once(self, limit: int = 200) -> BatchResult:
         """Process up to `limit` events; returns what was done (0 processed means idle)."""
@@ -98,8 +109,9 @@ class Processor:
                 result.processed += 1
                 if work.decision is not None:
                     result.decisions.append(work.decision.action)
-                if work.transition is not None:
-                    result.deliveries_queued = True
+            if self.dispatcher is not None:
+                # Groups due now (no group_wait) are sent in the same commit as the events.
+                result.deliveries_queued = self.dispatcher.run_due(session, self.clock()) > 0
         if self.metrics is not None:
             for action in result.decisions:
                 self.metrics.decisions.labels(action).inc()

@@ -1,4 +1,4 @@
-"""The loops that drive the pipeline in-process: one processor thread and one thread per channel.
+"""The loops that drive the pipeline in-process: the processor, the dispatch timer, one per channel.
 
 Threads wait on an event and wake when new work is committed, with a timed poll as
 the fallback, so the embedded default needs no broker.
@@ -18,9 +18,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from liberation_guardian.act.deliver import PENDING, SENDING, Deliverer, requeue_interrupted
 from liberation_guardian.act.notify.base import Channel
 from liberation_guardian.config.schema import DeliveryConfig
+from liberation_guardian.dispatch.dispatcher import Dispatcher
 from liberation_guardian.observe.metrics import Metrics
 from liberation_guardian.pipeline.process import Processor
-from liberation_guardian.store.models import Delivery, Event
+from liberation_guardian.store.db import transaction
+from liberation_guardian.store.models import Delivery, Event, utcnow
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 1.0
@@ -54,6 +56,9 @@ class Runner:
         if requeued:
             log.warning("deliveries interrupted by a previous stop are queued again", extra={"count": requeued})
         self._threads = [threading.Thread(target=self._guard(self._process_loop), name="guardian-process", daemon=True)]
+        if self.processor.dispatcher is not None:
+            loop = self._guard(partial(self._dispatch_loop, self.processor.dispatcher))
+            self._threads.append(threading.Thread(target=loop, name="guardian-dispatch", daemon=True))
         for deliverer in self.deliverers:
             loop = self._guard(partial(self._deliver_loop, deliverer))
             self._threads.append(
@@ -105,6 +110,21 @@ class Runner:
             elif result.processed < COALESCE_BELOW:
                 # Under load, let a few more events arrive so one commit covers many of them.
                 self._stop.wait(COALESCE_SECONDS)
+
+    def _dispatch_loop(self, dispatcher: Dispatcher) -> None:
+        """Send notification groups and escalation steps whose timers have passed."""
+        while not self._stop.is_set():
+            with self.sessions() as session:
+                due = dispatcher.next_due(session)
+            now = utcnow()
+            if due is not None and due <= now:
+                with transaction(self.sessions) as session:
+                    sent = dispatcher.run_due(session, now)
+                if sent:
+                    self.wake_deliveries()
+                continue
+            wait = POLL_SECONDS if due is None else min(max((due - now).total_seconds(), 0.01), POLL_SECONDS)
+            self._stop.wait(wait)
 
     def _deliver_loop(self, deliverer: Deliverer) -> None:
         wake = self._deliver_wake[deliverer.channel_name]

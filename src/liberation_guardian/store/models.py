@@ -122,6 +122,7 @@ class Incident(Base):
     acknowledged_by: Mapped[str | None] = mapped_column(String(255))
     resolved_at: Mapped[datetime | None]
     resolved_by: Mapped[str | None] = mapped_column(String(255))
+    labels: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
 
 
 class Decision(Base):
@@ -169,3 +170,86 @@ class Delivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None]
+
+
+class NotificationGroup(Base):
+    """Incidents that one route tells one receiver about together (Alertmanager's aggregation group).
+
+    `next_flush_at` is the durable timer: the scheduler sends the group's message when it
+    passes, in the same transaction that moves it on, so a message is queued exactly once.
+    """
+
+    __tablename__ = "notification_groups"
+    __table_args__ = (
+        UniqueConstraint("route_id", "group_key", name="uq_notification_groups_key"),
+        Index("ix_notification_groups_due", "next_flush_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    route_id: Mapped[str] = mapped_column(String(64))
+    group_key: Mapped[str] = mapped_column(Text)
+    receiver: Mapped[str] = mapped_column(String(128))
+    next_flush_at: Mapped[datetime | None]
+    last_flushed_at: Mapped[datetime | None]
+    flush_seq: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class GroupMember(Base):
+    """One incident in one notification group, with what was last told about it.
+
+    `notification` is the latest per-incident message, ready to send; `pending` says it
+    has news the receiver has not heard; `notified_state` is `firing` or `resolved` as of
+    the last message (empty before the first). `suppressed` says why it was held back.
+    """
+
+    __tablename__ = "group_members"
+    __table_args__ = (UniqueConstraint("group_id", "incident_id", name="uq_group_members_incident"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("notification_groups.id"), index=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    decision_id: Mapped[int | None] = mapped_column(ForeignKey("decisions.id"))
+    action: Mapped[str] = mapped_column(String(32), default="")
+    notification: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    pending: Mapped[bool] = mapped_column(default=True)
+    notified_state: Mapped[str] = mapped_column(String(16), default="")
+    last_notified_at: Mapped[datetime | None]
+    suppressed: Mapped[str | None] = mapped_column(Text)
+
+
+class Silence(Base):
+    """A silence or maintenance window: incidents matching every matcher are not notified."""
+
+    __tablename__ = "silences"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    matchers: Mapped[list[Any]] = mapped_column(default=list)
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(255))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Escalation(Base):
+    """An escalation policy running for one incident; `next_at` is its durable timer."""
+
+    __tablename__ = "escalations"
+    __table_args__ = (
+        UniqueConstraint("incident_id", "started_seq", name="uq_escalations_incident_seq"),
+        Index("ix_escalations_due", "next_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    started_seq: Mapped[int] = mapped_column(Integer)
+    policy: Mapped[str] = mapped_column(String(128))
+    step: Mapped[int] = mapped_column(default=0)
+    round: Mapped[int] = mapped_column(default=0)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    reason: Mapped[str | None] = mapped_column(Text)
+    notification: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    next_at: Mapped[datetime | None]
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
