@@ -115,6 +115,10 @@ def test_the_built_in_tree_matches_the_plain_behaviour(harness_factory: Callable
             "routing.escalation_policies.p.steps[0].notify[0] (line {line}): no receiver or schedule 'ghost'",
         ),
         ("route: {group_wait: soon}", "'soon' is not a duration"),
+        (
+            "inhibit_rules: [{source_matchers: ['a=\"b\"'], target_matchers: ['bad matcher']}]",
+            "routing.inhibit_rules[0] (line {line}): target_matchers[0]: 'bad matcher' is not a matcher",
+        ),
         ("schedules: {s: {participants: [team], timezone: Mars/Base}}", "'Mars/Base' is not a known time zone"),
     ],
 )

@@ -11,6 +11,7 @@ from liberation_guardian.cli._common import config_option
 from liberation_guardian.cli.check import check_config
 from liberation_guardian.cli.init import init
 from liberation_guardian.cli.replay import replay
+from liberation_guardian.cli.route_test import route_test
 from liberation_guardian.cli.send import send
 from liberation_guardian.cli.serve import serve
 from liberation_guardian.cli.silence import silence_command
@@ -25,7 +26,7 @@ def cli(config_path: Path | None) -> None:
     """Liberation Guardian: every webhook in, one incident, the right action out."""
 
 
-for command in (serve, init, check_config, triage, replay, send, sources_command, silence_command):
+for command in (serve, init, check_config, triage, replay, send, sources_command, silence_command, route_test):
     cli.add_command(command)
 
 

@@ -208,14 +208,21 @@ def _load_integrations(
 def _routing_problems(loaded: LoadedConfig, lines: LineIndex) -> list[ConfigError]:
     """Matchers that do not parse and names the routing section refers to that do not exist."""
     from liberation_guardian.dispatch.defaults import LOG_CHANNEL, build_tree  # routing needs the loaded channels
+    from liberation_guardian.dispatch.inhibit import InhibitRule
     from liberation_guardian.dispatch.routes import RoutingProblem, check_references
 
+    found: list[RoutingProblem] = []
+    for index, rule in enumerate(loaded.settings.routing.inhibit_rules):
+        try:
+            InhibitRule.compile(rule, index)
+        except RoutingProblem as problem:
+            found.append(problem)
     try:
         tree = build_tree(loaded)
     except RoutingProblem as problem:
-        found = [problem]
+        found.append(problem)
     else:
-        found = check_references(tree, loaded.settings.routing, set(loaded.channels) | {LOG_CHANNEL})
+        found += check_references(tree, loaded.settings.routing, set(loaded.channels) | {LOG_CHANNEL})
     return [ConfigError(p.message, path=dotted_path(p.path), line=lines.line(p.path)) for p in found]
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from liberation_guardian.config.routing import InhibitRuleConfig
 from liberation_guardian.dispatch.matchers import Matcher, all_match, parse_all
+from liberation_guardian.dispatch.routes import RoutingProblem
 from liberation_guardian.group.incidents import IncidentStatus
 from liberation_guardian.store.models import Incident
 
@@ -30,13 +31,14 @@ class InhibitRule:
 
     @classmethod
     def compile(cls, config: InhibitRuleConfig, index: int) -> InhibitRule:
-        """Compile `routing.inhibit_rules[index]`."""
-        where = f"routing.inhibit_rules[{index}]"
-        return cls(
-            parse_all(config.source_matchers, f"{where}.source_matchers"),
-            parse_all(config.target_matchers, f"{where}.target_matchers"),
-            tuple(config.equal),
-        )
+        """Compile `routing.inhibit_rules[index]`; `RoutingProblem` names a matcher that does not parse."""
+        where = ("routing", "inhibit_rules", index)
+        try:
+            source = parse_all(config.source_matchers, "source_matchers")
+            target = parse_all(config.target_matchers, "target_matchers")
+        except ValueError as exc:
+            raise RoutingProblem(where, str(exc)) from None
+        return cls(source, target, tuple(config.equal))
 
 
 class Inhibitor:
