@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from click.testing import CliRunner
+
+from liberation_guardian.cli import cli
 from liberation_guardian.events import Severity
-from tests.dispatch.conftest import Clock, Harness, Sent
+from tests.dispatch.conftest import CHANNELS, ENV, Clock, Harness, Sent
 
 POLICY = """
 routing:
@@ -115,3 +118,40 @@ def test_a_restart_in_the_middle_resumes_the_chain_exactly_once(
     assert again.advance(0) == []
     h.clock.now, h.seen = again.clock.now, again.seen
     assert h.advance(0) == []
+
+
+def test_the_cli_acknowledgement_stops_the_chain(harness_factory: Callable[..., Harness], tmp_path: Path) -> None:
+    database = tmp_path / "cli.db"
+    h = harness_factory(POLICY, database=database)
+    h.event("Database down", severity=Severity.critical)
+    h.advance(0)
+    config = tmp_path / "cli.yml"
+    config.write_text(CHANNELS + POLICY + f"core:\n  database_url: sqlite:///{database}\n")
+    (tmp_path / ".env").write_text("".join(f"{k}={v}\n" for k, v in ENV.items()))
+    incident = h.incident("Database down")
+
+    result = CliRunner().invoke(cli, ["--config", str(config), "ack", str(incident.id), "--by", "bob"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == f"incident {incident.id} acknowledged by cli:bob: Database down"
+    assert {s.text.splitlines()[0] for s in h.sent()} == {"[ACKNOWLEDGED] Database down"}
+    assert h.advance(3600) == []  # no further step
+    again = CliRunner().invoke(cli, ["--config", str(config), "ack", str(incident.id)])
+    assert again.exit_code == 1 and "is acknowledged, not open" in again.output
+    done = CliRunner().invoke(cli, ["--config", str(config), "resolve", str(incident.id)])
+    assert done.exit_code == 0 and {s.text.splitlines()[0] for s in h.sent()} == {"[RESOLVED] Database down"}
+    missing = CliRunner().invoke(cli, ["--config", str(config), "resolve", "999"])
+    assert missing.exit_code == 2 and "no incident 999" in missing.output
+
+
+def test_a_reopened_incident_escalates_again_and_each_resolution_is_told_once(
+    harness_factory: Callable[[str], Harness],
+) -> None:
+    h = harness_factory(POLICY)
+    for _ in range(2):
+        h.event("Database down", severity=Severity.critical, grouping_key="db")
+        assert ("slack", ()) in steps(h.advance(0))
+        h.resolve("Database down", grouping_key="db")
+        told = h.advance(0)
+        assert sorted(s.channel for s in told) == ["console", "slack", "sms"]
+        assert all(s.text.startswith("[RESOLVED]") for s in told)
+        assert h.advance(3600) == []

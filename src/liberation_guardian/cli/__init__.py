@@ -9,6 +9,7 @@ import click
 from liberation_guardian import __version__
 from liberation_guardian.cli._common import config_option
 from liberation_guardian.cli.check import check_config
+from liberation_guardian.cli.incident import ack_command, resolve_command
 from liberation_guardian.cli.init import init
 from liberation_guardian.cli.replay import replay
 from liberation_guardian.cli.route_test import route_test
@@ -26,7 +27,19 @@ def cli(config_path: Path | None) -> None:
     """Liberation Guardian: every webhook in, one incident, the right action out."""
 
 
-for command in (serve, init, check_config, triage, replay, send, sources_command, silence_command, route_test):
+for command in (
+    serve,
+    init,
+    check_config,
+    triage,
+    replay,
+    send,
+    sources_command,
+    silence_command,
+    route_test,
+    ack_command,
+    resolve_command,
+):
     cli.add_command(command)
 
 

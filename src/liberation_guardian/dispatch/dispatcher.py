@@ -80,7 +80,8 @@ class Dispatcher:
 
     def enqueue_resolution(self, session: Session, incident: Incident, note: Notification, now: datetime) -> None:
         """Tell whoever heard about the incident that it is resolved; drop news never sent."""
-        for run in self.escalations.stop(session, incident, "incident resolved"):
+        self.escalations.stop(session, incident, "incident resolved")
+        for run in self.escalations.unresolved(session, incident):
             told = self.escalations.told(session, run)
             queue(session, ReceiverConfig(channels=told), note, f"escalation-{run.id}/resolved")
         for member in session.scalars(select(GroupMember).where(GroupMember.incident_id == incident.id)).all():

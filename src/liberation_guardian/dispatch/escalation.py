@@ -113,6 +113,20 @@ class Escalations:
         ).all()
         return sorted(rows)
 
+    def unresolved(self, session: Session, incident: Incident) -> list[Escalation]:
+        """The incident's runs (stopped or not) whose receivers have not yet heard of a resolution."""
+        runs = session.scalars(select(Escalation).where(Escalation.incident_id == incident.id)).all()
+        return [
+            run
+            for run in runs
+            if session.scalar(
+                select(Delivery.id)
+                .where(Delivery.idempotency_key.startswith(f"escalation-{run.id}/resolved/", autoescape=True))
+                .limit(1)
+            )
+            is None
+        ]
+
     def _notify_step(self, session: Session, run: Escalation, now: datetime) -> None:
         policy = self.routing.escalation_policies[run.policy]
         step = policy.steps[run.step]
