@@ -84,7 +84,7 @@ class Policy:
             labels["status"] = incident.status
             incident.labels = labels
         note = self._plain(incident, "acknowledged", f"Acknowledged by {incident.acknowledged_by}.")
-        return self.dispatcher.acknowledged(session, incident, note)
+        return self.dispatcher.acknowledged(session, incident, note, self.clock())
 
     def _plain(self, incident: Incident, transition: str, summary: str) -> Notification:
         return Notification(

@@ -83,7 +83,7 @@ class Dispatcher:
         self.escalations.stop(session, incident, "incident resolved")
         for run in self.escalations.unresolved(session, incident):
             told = self.escalations.told(session, run)
-            queue(session, ReceiverConfig(channels=told), note, f"escalation-{run.id}/resolved")
+            queue(session, ReceiverConfig(channels=told), note, f"escalation-{run.id}/resolved", now=now)
         for member in session.scalars(select(GroupMember).where(GroupMember.incident_id == incident.id)).all():
             if member.notified_state == FIRING:
                 member.notification = note.model_dump(mode="json")
@@ -96,7 +96,7 @@ class Dispatcher:
                 member.pending = False
                 member.suppressed = "resolved before a message was due"
 
-    def acknowledged(self, session: Session, incident: Incident, note: Notification) -> list[str]:
+    def acknowledged(self, session: Session, incident: Incident, note: Notification, now: datetime) -> list[str]:
         """Stop escalations and tell every channel that heard about the incident; returns those channels."""
         self.escalations.stop(session, incident, f"acknowledged by {incident.acknowledged_by}")
         told = session.scalars(
@@ -105,7 +105,7 @@ class Dispatcher:
             .distinct()
         ).all()
         key = f"incident-{incident.id}/t{incident.transition_seq}-acknowledged"
-        queue(session, ReceiverConfig(channels=sorted(told)), note, key)
+        queue(session, ReceiverConfig(channels=sorted(told)), note, key, now=now)
         return sorted(told)
 
     def targets(self, labels: dict[str, str], action: str) -> list[tuple[Route, str]]:
@@ -240,7 +240,7 @@ class Dispatcher:
         single = plain[0].decision_id if len(plain) == 1 else None
         receiver = self.tree.receivers.get(group.receiver)
         key = f"group-{group.id}/{group.flush_seq}"
-        queue(session, receiver, note, key, decision_id=single, never_silent=escalation, members=members)
+        queue(session, receiver, note, key, now=now, decision_id=single, never_silent=escalation, members=members)
 
 
 def _schedule(group: NotificationGroup, route: Route, now: datetime) -> None:

@@ -140,7 +140,7 @@ class Escalations:
         for target in step.notify:
             name, receiver = self._receiver(target, now)
             key = f"escalation-{run.id}/{run.round}.{run.step}/{name}"
-            queue(session, receiver, note, key, never_silent=True)
+            queue(session, receiver, note, key, now=now, never_silent=True)
         run.reason = None
         run.next_at = now + step.wait
         run.step += 1

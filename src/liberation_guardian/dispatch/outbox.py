@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
@@ -19,6 +20,7 @@ def queue(
     note: Notification,
     key: str,
     *,
+    now: datetime,
     decision_id: int | None = None,
     never_silent: bool = False,
     members: Sequence[Notification] = (),
@@ -37,9 +39,9 @@ def queue(
         if members and cls is not None and cls.per_incident:
             # One alert per incident on the other side: each member goes as itself.
             for member in members:
-                _add(session, channel, member, f"{key}/{channel}/{member.incident_id}", None, recipients)
+                _add(session, channel, member, f"{key}/{channel}/{member.incident_id}", None, recipients, now)
         else:
-            _add(session, channel, note, f"{key}/{channel}", decision_id, recipients)
+            _add(session, channel, note, f"{key}/{channel}", decision_id, recipients, now)
     return channels
 
 
@@ -50,6 +52,7 @@ def _add(
     idempotency_key: str,
     decision_id: int | None,
     recipients: list[str] | None,
+    now: datetime,
 ) -> None:
     message = note.model_copy(update={"idempotency_key": idempotency_key, "recipients": recipients})
     session.add(
@@ -60,5 +63,7 @@ def _add(
             idempotency_key=idempotency_key,
             transition="grouped" if note.incidents else note.transition,
             notification=message.model_dump(mode="json"),
+            created_at=now,
+            next_attempt_at=now,
         )
     )

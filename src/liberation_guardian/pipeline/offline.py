@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from liberation_guardian.pipeline.process import Processor
 from liberation_guardian.receive.ingest import Submission, store
 from liberation_guardian.sources.base import Source
 from liberation_guardian.store.db import make_engine, migrate, sessions, transaction
-from liberation_guardian.store.models import Decision, Event, Incident
+from liberation_guardian.store.models import Decision, Event, Incident, utcnow
 
 
 @dataclass
@@ -55,8 +56,30 @@ class OfflineRun:
         self.engine = make_engine(database_url)
         migrate(self.engine)
         self.sessions: sessionmaker[Session] = sessions(self.engine)
-        self.policy = Policy(config)
-        self.processor = Processor(self.sessions, build_stages(config, self.policy), dispatcher=self.policy.dispatcher)
+        # Simulated time: `play_forward` moves it from timer to timer instead of waiting.
+        self.start = utcnow()
+        self.now = self.start
+        self.policy = Policy(config, clock=self.clock)
+        self.processor = Processor(
+            self.sessions, build_stages(config, self.policy), dispatcher=self.policy.dispatcher, clock=self.clock
+        )
+
+    def clock(self) -> datetime:
+        """The run's simulated time."""
+        return self.now
+
+    def play_forward(self, horizon: timedelta) -> None:
+        """Fire every group and escalation timer due within `horizon` of the start, in time order."""
+        dispatcher = self.policy.dispatcher
+        end = self.start + horizon
+        while True:
+            with self.sessions() as session:
+                due = dispatcher.next_due(session)
+            if due is None or due > end:
+                return
+            self.now = max(self.now, due)
+            with transaction(self.sessions) as session:
+                dispatcher.run_due(session, self.now)
 
     def feed(self, source: Source, path: Path, body: bytes) -> list[int]:
         """Parse and store one payload; raises `SourceError` when the source refuses it."""
