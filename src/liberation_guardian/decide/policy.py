@@ -19,7 +19,7 @@ from liberation_guardian.config import LoadedConfig
 from liberation_guardian.dispatch.dispatcher import Dispatcher
 from liberation_guardian.dispatch.labels import incident_labels
 from liberation_guardian.events import Link, Severity
-from liberation_guardian.group.incidents import Transition
+from liberation_guardian.group.incidents import AUTOMATIC, IncidentStatus, Transition
 from liberation_guardian.store.models import Decision, Event, Incident, utcnow
 from liberation_guardian.triage.base import Action, Verdict
 
@@ -56,6 +56,11 @@ class Policy:
         session.flush()
         if verdict.action == Action.auto_fix:
             incident.fix_attempts += 1
+        if verdict.action == Action.auto_acknowledge and incident.status == IncidentStatus.open:
+            # Who: the decider; why: the decision's rationale. Recurring more often re-opens it (`recurred`).
+            incident.status = IncidentStatus.acknowledged
+            incident.acknowledged_at = self.clock()
+            incident.acknowledged_by = f"{AUTOMATIC}{verdict.decided_by}"
         incident.labels = incident_labels(
             incident,
             event.labels or {},

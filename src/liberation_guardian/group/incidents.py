@@ -34,6 +34,8 @@ class Transition(StrEnum):
     opened = "opened"
     reopened = "reopened"
     severity_raised = "severity_raised"
+    # An incident acknowledged automatically that now recurs more often than when it was: decide again.
+    recurred = "recurred"
     resolved = "resolved"
 
 
@@ -46,6 +48,9 @@ class Observed:
 
 
 _PRELOADED = "incidents_by_fingerprint"
+# `acknowledged_by` of incidents Liberation Guardian acknowledged itself starts with this.
+AUTOMATIC = "guardian:"
+_FREQUENCY_ORDER = list(Frequency)
 
 
 def preload_incidents(session: Session, fingerprints: set[str]) -> None:
@@ -88,7 +93,16 @@ def observe(session: Session, event: Event, grouping: GroupingConfig) -> Observe
         incident.last_seen = max(incident.last_seen, event.received_at)
         return Observed(incident, _advance(incident, Transition.resolved))
 
+    was = Frequency(incident.frequency)
     _count(incident, event, grouping)
+    if incident.status == IncidentStatus.acknowledged and (incident.acknowledged_by or "").startswith(AUTOMATIC):
+        if _FREQUENCY_ORDER.index(Frequency(incident.frequency)) > _FREQUENCY_ORDER.index(was):
+            incident.status = IncidentStatus.open
+            incident.acknowledged_at = None
+            incident.acknowledged_by = None
+            if Severity(event.severity).rank > Severity(incident.severity).rank:
+                incident.severity = event.severity
+            return Observed(incident, _advance(incident, Transition.recurred))
     if incident.status == IncidentStatus.resolved:
         incident.status = IncidentStatus.open
         incident.severity = event.severity

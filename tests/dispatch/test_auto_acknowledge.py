@@ -1,0 +1,51 @@
+"""Auto-acknowledge records who and why, tells nobody, and is decided again when the problem recurs more."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import select
+
+from liberation_guardian.events import Severity
+from liberation_guardian.store.models import Decision
+from tests.dispatch.conftest import Harness
+
+RULES = """
+decision_rules:
+  auto_acknowledge:
+    patterns: ["Rate limit exceeded.*temporary"]
+    conditions:
+      - frequency: occasional
+"""
+
+
+def test_an_auto_acknowledged_incident_is_re_triaged_when_it_becomes_frequent(
+    harness_factory: Callable[[str], Harness],
+) -> None:
+    h = harness_factory(RULES)
+    h.event("Rate limit exceeded on search, temporary", severity=Severity.low, source="generic", kind="event")
+    incident = h.incident("Rate limit exceeded on search, temporary")
+    assert incident.status == "acknowledged" and incident.acknowledged_by == "guardian:rules"
+    assert h.advance(0) == []  # nobody is disturbed
+
+    for _ in range(9):  # within the hour: occasional, then frequent at the tenth
+        h.event("Rate limit exceeded on search, temporary", severity=Severity.low, source="generic", kind="event")
+    with h.sessions() as session:
+        decisions = session.scalars(select(Decision).order_by(Decision.id)).all()
+        assert [(d.transition, d.action) for d in decisions] == [
+            ("opened", "auto_acknowledge"),
+            ("recurred", "auto_acknowledge"),  # first_time -> occasional: still within the rule's condition
+            ("recurred", "investigate"),  # occasional -> frequent: beyond it, a person looks
+        ]
+    assert h.incident("Rate limit exceeded on search, temporary").status == "open"
+    [sent] = [s for s in h.advance(0) if s.channel == "slack"]
+    assert sent.notification["transition"] == "recurred"
+
+
+def test_a_person_s_acknowledgement_is_not_undone_by_recurrence(harness_factory: Callable[[str], Harness]) -> None:
+    h = harness_factory("")
+    h.event("Disk almost full", severity=Severity.medium)
+    h.acknowledge("Disk almost full")
+    for _ in range(12):
+        h.event("Disk almost full", severity=Severity.medium)
+    assert h.incident("Disk almost full").status == "acknowledged"
