@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from liberation_guardian import __version__
+from liberation_guardian.act.notify import templates
 from liberation_guardian.act.notify.base import Channel
 from liberation_guardian.act.notify.console import ConsoleChannel
 from liberation_guardian.api.routes import router as api_router
@@ -26,6 +27,7 @@ from liberation_guardian.pipeline.build import build_stages
 from liberation_guardian.pipeline.process import Processor
 from liberation_guardian.pipeline.runner import Runner
 from liberation_guardian.receive.ingest import IngestWriter
+from liberation_guardian.receive.slack_actions import router as slack_actions_router
 from liberation_guardian.receive.state import Receiver
 from liberation_guardian.receive.webhook import WebhookMiddleware
 from liberation_guardian.store.db import make_engine, migrate, sessions
@@ -57,6 +59,8 @@ def channels_of(config: LoadedConfig) -> dict[str, Channel]:
 
 def create_app(config: LoadedConfig, *, notify: bool = True) -> FastAPI:
     """The ASGI app; its lifespan opens the database and starts the pipeline loops."""
+    # Notification wording is process-wide; the instance speaks with its configuration's templates.
+    templates.activate(config.templates)
     metrics = Metrics()
     engine = make_engine(config.database_url)
     factory = sessions(engine)
@@ -107,6 +111,7 @@ def create_app(config: LoadedConfig, *, notify: bool = True) -> FastAPI:
     app.include_router(api_router)
     app.include_router(silences_router)
     app.include_router(health_router)
+    app.include_router(slack_actions_router)
     _install_error_handlers(app)
     return app
 

@@ -61,6 +61,7 @@ integrations:
 delivery:
   initial_backoff_seconds: 0.1
   max_backoff_seconds: 0.5
+  fallback_channel: email
 routing:
   route:
     receiver: default

@@ -58,7 +58,32 @@ def test_a_delivery_that_never_succeeds_is_given_up_and_recorded(stack: Stack, f
     )
     [slack] = [d for d in deliveries(stack) if d["channel"] == "slack"]
     assert slack["attempts"] == 1  # a 404 will not get better: no retry
+    # Given up is never silent: the fallback channel (email here) says what was lost and why.
+    [mail] = stack.smtp.wait_for(1, timeout=10)
+    assert mail.message["Subject"].startswith("[HIGH] Could not deliver to slack: ")
+    text = mail.message.get_body(("plain",)).get_content()
+    assert "After 1 attempt(s) the slack channel gave up: " in text and "404" in text
     assert "no_service" in str(slack["last_error"])
     metrics = httpx.get(stack.url + "/metrics").text
     assert 'guardian_delivery_failures_total{channel="slack"} 1.0' in metrics
     assert 'guardian_deliveries_dead_total{channel="slack"} 1.0' in metrics
+
+
+def test_a_receiver_rate_limiting_for_a_while_delays_only_itself(stack: Stack, fixtures_dir: Path) -> None:
+    for _ in range(3):
+        stack.hooks.respond_with(429, "slow down", headers={"Retry-After": "1"})
+    body = (fixtures_dir / "sentry" / "issue-created.json").read_bytes()
+    started = time.monotonic()
+    assert (
+        httpx.post(stack.url + "/webhook/sentry", content=body, headers=sentry_headers(body, "issue")).status_code
+        == 202
+    )
+    stack.slack.wait_for(1, timeout=10)
+    slack_seconds = time.monotonic() - started
+    hooks = stack.hooks.wait_for(4, timeout=20)
+    hook_seconds = time.monotonic() - started
+    time.sleep(0.5)
+    assert slack_seconds < 2 and len(stack.slack.requests) == 1
+    # Three answers of 429 with Retry-After: 1 are honoured (the backoff alone would be ~0.1-0.5 s).
+    assert hook_seconds >= 3
+    assert len(stack.hooks.requests) == 4 and len({r.headers["idempotency-key"] for r in hooks}) == 1

@@ -5,20 +5,27 @@ own messages. A delivery is marked `sending` before the attempt and `delivered`
 after; if the process dies in between, the delivery goes back to `pending` at the
 next start and is sent again with the same idempotency key (at-least-once for that
 one message in flight; the key lets a receiver drop the repeat).
+
+A channel's `rate_limit_per_minute` holds messages beyond the limit as pending until
+the window has room; they are not attempts and never fail for it. A message given up
+(dead after its last retry, or refused for good) is logged as an error, counted, and
+announced through `delivery.fallback_channel` (the log by default).
 """
 
 from __future__ import annotations
 
 import logging
 import random
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
+from limits import RateLimitItemPerMinute, storage, strategies
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from liberation_guardian.act.notify.base import Channel, Notification
 from liberation_guardian.config.schema import DeliveryConfig
 from liberation_guardian.errors import DeliveryFailed
+from liberation_guardian.events import Severity
 from liberation_guardian.observe.metrics import Metrics
 from liberation_guardian.store.db import transaction
 from liberation_guardian.store.models import Delivery, utcnow
@@ -57,6 +64,9 @@ class Deliverer:
         self.sessions = sessions
         self.config = config
         self.metrics = metrics
+        per_minute = channel.config.rate_limit_per_minute
+        self._limit = RateLimitItemPerMinute(per_minute) if per_minute else None
+        self._limiter = strategies.MovingWindowRateLimiter(storage.MemoryStorage())
 
     def run_once(self, limit: int = 50) -> int:
         """Attempt every due delivery of this channel, up to `limit`; returns attempts made."""
@@ -71,9 +81,15 @@ class Deliverer:
                 return 0
         with transaction(self.sessions) as session:
             due = session.scalars(select(Delivery).where(*due_now).order_by(Delivery.id).limit(limit)).all()
+            claimed = []
             for delivery in due:
+                if self._limit is not None and not self._limiter.hit(self._limit, self.channel_name):
+                    # Over the channel's rate: wait for room in the window, without counting an attempt.
+                    reset = self._limiter.get_window_stats(self._limit, self.channel_name).reset_time
+                    delivery.next_attempt_at = max(utcnow(), datetime.fromtimestamp(reset, UTC))
+                    continue
                 delivery.status = SENDING
-            claimed = [(d.id, d.attempts, d.notification) for d in due]
+                claimed.append((delivery.id, delivery.attempts, delivery.notification))
         for delivery_id, attempts, payload in claimed:
             self._attempt(delivery_id, attempts + 1, Notification.model_validate(payload))
         return len(claimed)
@@ -130,6 +146,7 @@ class Deliverer:
             delivery.status = DEAD if error.retryable else FAILED
             if self.metrics:
                 self.metrics.deliveries_dead.labels(self.channel_name).inc()
+            self._announce(session, delivery, notification, error)
             log.error(
                 "delivery given up",
                 extra={
@@ -140,3 +157,34 @@ class Deliverer:
                     "reason": error.reason,
                 },
             )
+
+    def _announce(self, session: Session, delivery: Delivery, lost: Notification, error: DeliveryFailed) -> None:
+        """Queue a notice of the lost message to the fallback channel (unless that is the one failing)."""
+        fallback = self.config.fallback_channel
+        if fallback == self.channel_name:
+            return
+        key = f"dead-letter-{delivery.id}/{fallback}"
+        notice = Notification(
+            idempotency_key=key,
+            incident_id=lost.incident_id,
+            transition="delivery_failed",
+            action="escalate",
+            severity=Severity.high,
+            title=f"Could not deliver to {self.channel_name}: {lost.title}",
+            summary=f"After {delivery.attempts} attempt(s) the {self.channel_name} channel gave up: {error.reason}",
+            rationale="A message that cannot be delivered is announced here so that no failure is silent.",
+            source=lost.source,
+            service=lost.service,
+            environment=lost.environment,
+            incident_url=lost.incident_url,
+            instance=lost.instance,
+        )
+        session.add(
+            Delivery(
+                incident_id=delivery.incident_id,
+                channel=fallback,
+                idempotency_key=key,
+                transition="delivery_failed",
+                notification=notice.model_dump(mode="json"),
+            )
+        )

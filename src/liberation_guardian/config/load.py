@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from liberation_guardian import sources
 from liberation_guardian.act import notify
 from liberation_guardian.act.notify.base import Channel, ChannelConfig
+from liberation_guardian.act.notify.templates import TemplateSet, builtin
 from liberation_guardian.config._yaml_lines import LineIndex
 from liberation_guardian.config.schema import Settings
 from liberation_guardian.errors import ConfigError
@@ -49,6 +50,7 @@ class LoadedConfig:
     not_yet_used: list[str] = field(default_factory=list)
     missing_secrets: list[str] = field(default_factory=list)
     admin_token: str | None = None
+    templates: TemplateSet = field(default_factory=builtin)
 
     @property
     def database_url(self) -> str:
@@ -135,6 +137,7 @@ def load_text(text: str, env: Mapping[str, str], *, base_dir: Path, source_name:
     loaded = LoadedConfig(settings=settings, base_dir=base_dir)
     loaded.not_yet_used.extend(_unused_keys(settings, raw, ()))
     _load_integrations(loaded, env, lines, problems)
+    _load_templates(loaded, lines, problems)
     for index, name in enumerate(settings.decision_rules.escalate.conditions.notification_channels):
         if name not in notify.registry():
             # The conditions list holds one-key mappings, so the line is the list's own.
@@ -205,6 +208,17 @@ def _load_integrations(
                 loaded.sources[cls.name] = (cls, plugin)
 
 
+def _load_templates(loaded: LoadedConfig, lines: LineIndex, problems: list[ConfigError]) -> None:
+    """Compile the templates of `templates.dir` now, so a broken one is a config error and not a surprise later."""
+    folder = loaded.settings.templates.dir
+    if folder is None:
+        return
+    try:
+        loaded.templates = TemplateSet.load(loaded.base_dir / folder)
+    except ConfigError as exc:
+        problems.append(ConfigError(exc.message, path=exc.path, line=lines.line(("templates", "dir"))))
+
+
 def _routing_problems(loaded: LoadedConfig, lines: LineIndex) -> list[ConfigError]:
     """Matchers that do not parse and names the routing section refers to that do not exist."""
     from liberation_guardian.dispatch.defaults import LOG_CHANNEL, build_tree  # routing needs the loaded channels
@@ -212,6 +226,15 @@ def _routing_problems(loaded: LoadedConfig, lines: LineIndex) -> list[ConfigErro
     from liberation_guardian.dispatch.routes import RoutingProblem, check_references
 
     found: list[RoutingProblem] = []
+    enabled = set(loaded.channels) | {LOG_CHANNEL}
+    fallback = loaded.settings.delivery.fallback_channel
+    if fallback not in enabled:
+        found.append(
+            RoutingProblem(
+                ("delivery", "fallback_channel"),
+                f"no enabled channel {fallback!r} ({', '.join(sorted(enabled))})",
+            )
+        )
     for index, rule in enumerate(loaded.settings.routing.inhibit_rules):
         try:
             InhibitRule.compile(rule, index)
@@ -222,7 +245,7 @@ def _routing_problems(loaded: LoadedConfig, lines: LineIndex) -> list[ConfigErro
     except RoutingProblem as problem:
         found.append(problem)
     else:
-        found += check_references(tree, loaded.settings.routing, set(loaded.channels) | {LOG_CHANNEL})
+        found += check_references(tree, loaded.settings.routing, enabled)
     return [ConfigError(p.message, path=dotted_path(p.path), line=lines.line(p.path)) for p in found]
 
 

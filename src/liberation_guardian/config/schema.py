@@ -224,6 +224,21 @@ class DeliveryConfig(Strict):
     max_attempts: int = Field(default=8, ge=1, description="Attempts before a delivery is marked dead.")
     initial_backoff_seconds: float = Field(default=2.0, gt=0, description="Wait before the second attempt.")
     max_backoff_seconds: float = Field(default=300.0, gt=0, description="Longest wait between attempts.")
+    fallback_channel: str = Field(
+        default="console",
+        description="Channel told when a message is given up (dead-lettered or refused), so no failure is silent.",
+    )
+
+
+class TemplatesConfig(Strict):
+    """`templates`: notification wording from your own Jinja2 templates (see docs/channels.md, Templates)."""
+
+    dir: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Folder whose `*.j2` files replace the built-in templates of the same name; "
+        "relative to the config file's folder. Compiled at load: a syntax error names the file and line.",
+    )
 
 
 class Settings(Strict):
@@ -241,6 +256,7 @@ class Settings(Strict):
     grouping: GroupingConfig = Field(default_factory=GroupingConfig)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
+    templates: TemplatesConfig = Field(default_factory=TemplatesConfig)
 
     @field_validator("integrations", mode="before")
     @classmethod

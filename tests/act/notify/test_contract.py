@@ -12,6 +12,7 @@ import logging
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -40,11 +41,23 @@ class Subject:
 
     build: Callable[[str], Channel]
     secrets: tuple[str, ...]
+    success: str | dict[str, Any] = "ok"  # what the vendor answers to a delivered message
 
 
 def slack(base_url: str) -> Channel:
     config = SlackConfig(webhook_url_env="SLACK_WEBHOOK_URL", timeout_seconds=TIMEOUT)
     return SlackChannel(config, {"webhook_url": f"{base_url}/services/T01/B01/{URL_TOKEN}"})
+
+
+def slack_bot(base_url: str) -> Channel:
+    config = SlackConfig(
+        bot_token_env="SLACK_BOT_TOKEN",
+        channel="C0123456789",
+        signing_secret_env="SLACK_SIGNING_SECRET",
+        api_url=base_url,
+        timeout_seconds=TIMEOUT,
+    )
+    return SlackChannel(config, {"bot_token": f"xoxb-{URL_TOKEN}", "signing_secret": SIGNING_SECRET})
 
 
 def webhook(base_url: str) -> Channel:
@@ -97,6 +110,7 @@ def sms(base_url: str) -> Channel:
 
 HTTP_CHANNELS = {
     "slack": Subject(slack, (URL_TOKEN,)),
+    "slack_bot": Subject(slack_bot, (URL_TOKEN, SIGNING_SECRET), {"ok": True, "channel": "C0123456789", "ts": "1.2"}),
     "discord": Subject(discord, (URL_TOKEN,)),
     "teams": Subject(teams, (URL_TOKEN,)),
     "telegram": Subject(telegram, (URL_TOKEN,)),
@@ -169,6 +183,7 @@ def test_closed_port_is_retryable(
 def test_success_logs_no_secret(
     subject: Subject, recorder: Recorder, notification: Notification, caplog: pytest.LogCaptureFixture
 ) -> None:
+    recorder.respond_with(200, subject.success)
     subject.build(recorder.url).send(notification)
 
     assert len(recorder.wait_for(1)) == 1

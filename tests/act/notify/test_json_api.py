@@ -8,12 +8,8 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
-from liberation_guardian.act.notify._json_api import (
-    check_base_url,
-    clip_escaped,
-    error_detail,
-    retry_after_seconds,
-)
+from liberation_guardian.act.notify._json_api import check_base_url, clip_escaped, error_detail
+from liberation_guardian.act.notify.webhook import retry_after_seconds
 
 
 def answer(status: int = 429, *, headers: dict[str, str] | None = None, body: bytes = b"") -> httpx.Response:

@@ -16,11 +16,8 @@ from __future__ import annotations
 
 import html
 import json
-import math
 import re
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,7 +25,7 @@ import httpx
 
 from liberation_guardian import __version__
 from liberation_guardian.act.notify.base import Notification
-from liberation_guardian.act.notify.webhook import scrub, status_retryable
+from liberation_guardian.act.notify.webhook import retry_after_seconds, scrub, status_retryable
 from liberation_guardian.errors import DeliveryFailed
 
 _REASON_DETAIL = 300
@@ -91,27 +88,6 @@ def web_url(url: str | None) -> bool:
         return urlsplit(url).scheme in ("http", "https")
     except ValueError:
         return False
-
-
-def retry_after_seconds(response: httpx.Response) -> float | None:
-    """The wait in seconds a `Retry-After` header asks for (delta-seconds or an HTTP date), or None."""
-    value = response.headers.get("Retry-After", "").strip()
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        pass
-    else:
-        # `inf` and `nan` parse as floats but are no wait the delivery stage could schedule.
-        return max(seconds, 0.0) if math.isfinite(seconds) else None
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
 
 
 def error_detail(response: httpx.Response) -> str:

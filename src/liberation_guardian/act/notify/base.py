@@ -14,6 +14,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from liberation_guardian.act.notify import templates
 from liberation_guardian.events import Link, Severity
 
 
@@ -24,6 +25,11 @@ class ChannelConfig(BaseModel):
 
     enabled: bool = Field(default=True, description="Send notifications through this channel.")
     timeout_seconds: float = Field(default=10.0, gt=0, description="Give up on one attempt after this long.")
+    rate_limit_per_minute: int | None = Field(
+        default=None,
+        gt=0,
+        description="Most messages sent per minute through this channel; more wait their turn (none: no limit).",
+    )
 
 
 class GroupedIncident(BaseModel):
@@ -68,56 +74,12 @@ class Notification(BaseModel):
     )
 
     def headline(self) -> str:
-        """One line: what happened and what was decided, e.g. `[CRITICAL] escalate: Instance down`."""
-        if self.incidents:
-            return f"[{self.severity.value.upper()}] {len(self.incidents)} incidents: {self.title}"
-        if self.transition == "resolved":
-            return f"[RESOLVED] {self.title}"
-        if self.transition == "acknowledged":
-            return f"[ACKNOWLEDGED] {self.title}"
-        verb = {
-            "escalate": "needs a human",
-            "auto_fix": "fix proposed",
-            "investigate": "to investigate",
-            "auto_acknowledge": "acknowledged",
-        }.get(self.action, self.action)
-        return f"[{self.severity.value.upper()}] {self.title} ({verb})"
+        """One line: what happened and what was decided, e.g. `[CRITICAL] Instance down (needs a human)`."""
+        return templates.render(templates.HEADLINE, self)
 
     def text(self) -> str:
         """The plain-text body every channel can fall back to."""
-        lines = [self.headline(), ""]
-        if self.note:
-            lines += [self.note, ""]
-        for item in self.incidents:
-            state = "resolved" if item.transition == "resolved" else item.severity.value
-            lines.append(
-                f"- #{item.incident_id} [{state}] {item.title}" + (f" {item.incident_url}" if item.incident_url else "")
-            )
-        if self.incidents:
-            lines.append("")
-        if self.summary and self.summary != self.title:
-            lines += [self.summary, ""]
-        where = ", ".join(
-            part
-            for part in (
-                f"source {self.source}",
-                f"service {self.service}" if self.service else "",
-                f"environment {self.environment}" if self.environment else "",
-                f"{self.occurrences} occurrence{'s' if self.occurrences != 1 else ''}",
-            )
-            if part
-        )
-        lines.append(where)
-        if self.transition not in ("resolved", "acknowledged"):
-            lines.append(f"Decision: {self.action} (category {self.category or 'unknown'})")
-            if self.rationale:
-                lines += ["", self.rationale]
-        for link in self.links:
-            lines.append(f"{link.title}: {link.url}")
-        if self.incident_url:
-            lines.append(f"Incident: {self.incident_url}")
-        lines.append(f"— {self.instance}, incident #{self.incident_id}")
-        return "\n".join(lines)
+        return templates.render(templates.TEXT, self)
 
 
 class Channel(ABC):

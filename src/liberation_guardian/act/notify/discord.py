@@ -39,9 +39,9 @@ from liberation_guardian.act.notify._chat import (
     post_json,
     rejected,
 )
-from liberation_guardian.act.notify._json_api import retry_after_seconds, web_url
+from liberation_guardian.act.notify._json_api import web_url
 from liberation_guardian.act.notify.base import Channel, ChannelConfig, GroupedIncident, Notification
-from liberation_guardian.act.notify.webhook import redact_url, url_secrets
+from liberation_guardian.act.notify.webhook import redact_url, retry_after_seconds, url_secrets
 from liberation_guardian.events import Severity
 
 # Discord's documented limits; a message over any of them is refused whole with a 400.

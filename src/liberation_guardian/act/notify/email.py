@@ -21,7 +21,6 @@ were accepted are logged, not retried (a retry would send the others a duplicate
 from __future__ import annotations
 
 import hashlib
-import html
 import logging
 import smtplib
 import ssl
@@ -30,10 +29,10 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from typing import Literal
-from urllib.parse import urlsplit
 
 from pydantic import Field, FilePath, field_validator, model_validator
 
+from liberation_guardian.act.notify import templates
 from liberation_guardian.act.notify.base import Channel, ChannelConfig, Notification
 from liberation_guardian.errors import ConfigError, DeliveryFailed
 
@@ -127,43 +126,8 @@ def _one_line(text: str) -> str:
 
 
 def build_html(notification: Notification) -> str:
-    """A small HTML rendering of the notification; every piece of event content is escaped."""
-    n = notification
-    e = html.escape
-    rows = [("Severity", n.severity.value)]
-    if n.transition != "resolved":
-        rows.append(("Decision", f"{n.action} (category {n.category or 'unknown'})"))
-    rows.append(("Source", n.source))
-    if n.service:
-        rows.append(("Service", n.service))
-    if n.environment:
-        rows.append(("Environment", n.environment))
-    rows.append(("Occurrences", str(n.occurrences)))
-    parts = [
-        '<!DOCTYPE html><html><body style="font-family: sans-serif">',
-        f"<h2>{e(n.headline())}</h2>",
-    ]
-    if n.summary and n.summary != n.title:
-        parts.append(f"<p>{e(n.summary)}</p>")
-    parts.append("<table>")
-    parts += [f'<tr><th align="left">{e(k)}</th><td>{e(v)}</td></tr>' for k, v in rows]
-    parts.append("</table>")
-    if n.rationale and n.transition != "resolved":
-        parts.append(f"<p><strong>Why:</strong> {e(n.rationale).replace(chr(10), '<br>')}</p>")
-    links = [(link.title, link.url) for link in n.links]
-    if n.incident_url:
-        links.insert(0, ("Incident", n.incident_url))
-    if links:
-        parts.append("<ul>")
-        for title, url in links:
-            # Only web links become clickable; a javascript: or data: URL from an event stays text.
-            if urlsplit(url).scheme in ("http", "https"):
-                parts.append(f'<li><a href="{e(url)}">{e(title)}</a></li>')
-            else:
-                parts.append(f"<li>{e(title)}: {e(url)}</li>")
-        parts.append("</ul>")
-    parts.append(f'<p style="color: #666">{e(n.instance)}, incident #{n.incident_id}</p></body></html>')
-    return "\n".join(parts)
+    """The HTML part: template `email.html.j2`, in which every piece of event content is escaped."""
+    return templates.render(templates.EMAIL_HTML, notification)
 
 
 def build_message(notification: Notification, config: EmailConfig) -> EmailMessage:
@@ -171,7 +135,7 @@ def build_message(notification: Notification, config: EmailConfig) -> EmailMessa
     n = notification
     domain = _domain(config.from_address)
     message = EmailMessage()
-    message["Subject"] = _one_line(n.headline())
+    message["Subject"] = _one_line(templates.render(templates.EMAIL_SUBJECT, n))
     message["From"] = config.from_address
     message["To"] = ", ".join(config.to)
     message["Date"] = format_datetime(datetime.now(UTC))

@@ -36,9 +36,9 @@ from pydantic import Field, field_validator, model_validator
 
 from liberation_guardian import __version__
 from liberation_guardian.act.notify._fanout import Reached, Target, fan_out
-from liberation_guardian.act.notify._json_api import check_base_url, retry_after_seconds, web_url
+from liberation_guardian.act.notify._json_api import check_base_url, web_url
 from liberation_guardian.act.notify.base import Channel, ChannelConfig, Notification
-from liberation_guardian.act.notify.webhook import _SECRET_URLS, scrub, status_retryable
+from liberation_guardian.act.notify.webhook import _SECRET_URLS, retry_after_seconds, scrub, status_retryable
 from liberation_guardian.errors import DeliveryFailed
 from liberation_guardian.events import Severity
 

@@ -45,9 +45,9 @@ from liberation_guardian.act.notify._chat import (
     post_json,
     rejected,
 )
-from liberation_guardian.act.notify._json_api import retry_after_seconds, web_url
+from liberation_guardian.act.notify._json_api import web_url
 from liberation_guardian.act.notify.base import Channel, ChannelConfig, Notification
-from liberation_guardian.act.notify.webhook import redact_url, status_retryable, url_secrets
+from liberation_guardian.act.notify.webhook import redact_url, retry_after_seconds, status_retryable, url_secrets
 from liberation_guardian.events import Severity
 
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"

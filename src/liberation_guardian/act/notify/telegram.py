@@ -41,8 +41,9 @@ from liberation_guardian.act.notify._chat import (
     post_json,
     rejected,
 )
-from liberation_guardian.act.notify._json_api import check_base_url, retry_after_seconds, web_url
+from liberation_guardian.act.notify._json_api import check_base_url, web_url
 from liberation_guardian.act.notify.base import Channel, ChannelConfig, Notification
+from liberation_guardian.act.notify.webhook import retry_after_seconds
 from liberation_guardian.events import Severity
 
 DEFAULT_API_URL = "https://api.telegram.org"

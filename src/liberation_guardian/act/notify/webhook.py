@@ -18,8 +18,11 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import re
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -77,6 +80,27 @@ def url_secrets(url: str) -> list[str]:
     found += [segment for segment in parts.path.split("/") if len(segment) >= _TOKEN_MIN]
     found += [value for _, value in parse_qsl(parts.query) if len(value) >= _TOKEN_MIN]
     return [f for f in found if f and f != "/"]
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    """The wait in seconds a `Retry-After` header asks for (delta-seconds or an HTTP date), or None."""
+    value = response.headers.get("Retry-After", "").strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        # `inf` and `nan` parse as floats but are no wait the delivery stage could schedule.
+        return max(seconds, 0.0) if math.isfinite(seconds) else None
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
 
 
 def status_retryable(status: int) -> bool:
@@ -208,9 +232,11 @@ class WebhookChannel(Channel):
             return
         snippet = response.text[:_BODY_SNIPPET].strip()
         reason = f"POST {shown} answered {response.status_code} {response.reason_phrase}"
+        retryable = status_retryable(response.status_code)
         raise DeliveryFailed(
             self._reason(f"{reason}: {snippet}" if snippet else reason),
-            retryable=status_retryable(response.status_code),
+            retryable=retryable,
+            retry_after=retry_after_seconds(response) if retryable else None,
         )
 
     def _url(self) -> str:
