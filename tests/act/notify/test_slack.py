@@ -398,3 +398,34 @@ def test_bot_mode_config_defaults() -> None:
     assert config.api_url == "https://slack.com/api/"
     assert config.buttons is True
     assert SlackConfig.model_validate({"webhook_url_env": "W"}).buttons is False
+
+
+def test_a_grouped_message_lists_its_incidents_and_says_why_it_is_sent(
+    recorder: Recorder, notification: Notification
+) -> None:
+    from liberation_guardian.act.notify.base import GroupedIncident
+    from liberation_guardian.events import Severity
+
+    grouped = notification.model_copy(
+        update={
+            "title": 'service="api"',
+            "note": "Still open; sent again every 4h.",
+            "incidents": [
+                GroupedIncident(
+                    incident_id=42,
+                    title="Instance down <api-1>",
+                    severity=Severity.critical,
+                    transition="opened",
+                    incident_url="http://guardian.example/incidents/42",
+                ),
+                GroupedIncident(incident_id=43, title="Latency high", severity=Severity.high, transition="resolved"),
+            ],
+        }
+    )
+    channel(recorder).send(grouped)
+    (request,) = recorder.wait_for(1)
+    body = texts(request.json)
+    assert "Still open; sent again every 4h." in body
+    assert "• #42 critical: <http://guardian.example/incidents/42|Instance down &lt;api-1&gt;>" in body
+    assert "• #43 resolved: Latency high" in body
+    assert request.json["text"].startswith('[CRITICAL] 2 incidents: service="api"')

@@ -245,6 +245,17 @@ def build_blocks(notification: Notification, *, buttons: bool = False) -> list[d
             "text": {"type": "plain_text", "text": _clip(n.headline(), _HEADER_MAX), "emoji": True},
         }
     ]
+    if n.note:
+        blocks.append({"type": "context", "elements": [_mrkdwn(escape(n.note))]})
+    if n.incidents:
+        # A grouped message lists its incidents, worst first, each linked when the instance has a public URL.
+        lines = [
+            f"• #{item.incident_id} "
+            f"{'resolved' if item.transition == 'resolved' else item.severity.value}: "
+            + (_link(item.incident_url, item.title) if item.incident_url else escape(item.title))
+            for item in n.incidents
+        ]
+        blocks.append({"type": "section", "text": _mrkdwn("\n".join(lines))})
     if n.summary and n.summary != n.title:
         blocks.append({"type": "section", "text": _mrkdwn(escape(n.summary))})
     emoji = ":white_check_mark:" if resolved else _SEVERITY_EMOJI[n.severity]
