@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from liberation_guardian.events import Severity
-from liberation_guardian.store.models import Decision
+from liberation_guardian.events import Severity, Status
+from liberation_guardian.store.models import Decision, Incident
 from tests.dispatch.conftest import Harness
 
 RULES = """
@@ -49,3 +49,20 @@ def test_a_person_s_acknowledgement_is_not_undone_by_recurrence(harness_factory:
     for _ in range(12):
         h.event("Disk almost full", severity=Severity.medium)
     assert h.incident("Disk almost full").status == "acknowledged"
+
+
+def test_an_opsgenie_answer_about_our_alert_acknowledges_then_resolves_our_incident(
+    harness_factory: Callable[[str], Harness],
+) -> None:
+    h = harness_factory("")
+    h.event("Disk almost full", severity=Severity.high)
+    incident_id = h.incident("Disk almost full").id
+    alias = f"liberation-guardian-incident-{incident_id}"
+    answer = {"alias": alias, "acknowledged": True, "username": "ana@example.com"}
+    h.event("Acknowledged", source="opsgenie", kind="Acknowledge", extra=answer)
+    incident = h.incident("Disk almost full")
+    assert incident.status == "acknowledged" and incident.acknowledged_by == "opsgenie:ana@example.com"
+    h.event("Closed", source="opsgenie", kind="Close", status=Status.resolved, extra={"alias": alias})
+    assert h.incident("Disk almost full").status == "resolved"
+    with h.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Incident)) == 1

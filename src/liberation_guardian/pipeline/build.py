@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from liberation_guardian.config import LoadedConfig
 from liberation_guardian.decide.policy import Policy
-from liberation_guardian.pipeline.stages import DecideStage, EnrichStage, GroupStage, Stage, TriageStage
+from liberation_guardian.pipeline.stages import (
+    AnswerStage,
+    DecideStage,
+    EnrichStage,
+    GroupStage,
+    Stage,
+    TriageStage,
+)
 from liberation_guardian.triage.base import Decider, TriageChain
 from liberation_guardian.triage.fallback import Investigate
 from liberation_guardian.triage.rules import ConfigRules
@@ -23,9 +30,11 @@ def build_chain(config: LoadedConfig) -> TriageChain:
 
 def build_stages(config: LoadedConfig, policy: Policy | None = None) -> list[Stage]:
     """The stages each stored event runs through, in order."""
+    policy = policy or Policy(config)
     return [
+        AnswerStage(config.settings.core.name, policy),
         GroupStage(config.settings.grouping),
         EnrichStage(),
         TriageStage(build_chain(config)),
-        DecideStage(policy or Policy(config)),
+        DecideStage(policy),
     ]

@@ -103,6 +103,8 @@ class Processor:
                         stage.run(session, work)
                     except Exception as exc:
                         raise StageFailed(stage.name, exc) from exc
+                    if work.done:
+                        break
                 now = utcnow()
                 event.processed_at = now
                 latencies.append((now - event.received_at).total_seconds())

@@ -12,10 +12,11 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session
 
+from liberation_guardian.act.alert_keys import incident_of
 from liberation_guardian.config.schema import GroupingConfig
 from liberation_guardian.decide.policy import Policy
-from liberation_guardian.events import Frequency, Severity, UserImpact
-from liberation_guardian.group.incidents import Transition, observe
+from liberation_guardian.events import Frequency, Severity, Status, UserImpact
+from liberation_guardian.group.incidents import Transition, acknowledge, observe, resolve
 from liberation_guardian.store.models import Decision, Event, Incident
 from liberation_guardian.triage.base import Case, TriageChain, Verdict
 from liberation_guardian.triage.category import categorize
@@ -31,6 +32,7 @@ class Work:
     category: str = "other"
     verdict: Verdict | None = None
     decision: Decision | None = None
+    done: bool = False  # a stage handled the event completely; the later stages skip it
 
 
 class Stage(Protocol):
@@ -41,6 +43,45 @@ class Stage(Protocol):
     def run(self, session: Session, work: Work) -> None:
         """Do this stage's part for one event, inside the caller's transaction."""
         ...
+
+
+class AnswerStage:
+    """Applies a two-way tool's answer about one of our own incidents (acknowledged, resolved there).
+
+    When PagerDuty or Opsgenie reports on an alert this instance created (its key names one
+    of our incidents), the event is that incident's acknowledgement or resolution, by the
+    person the tool names: not a new problem to open an incident for.
+    """
+
+    name = "answer"
+
+    def __init__(self, instance: str, policy: Policy) -> None:
+        self.instance = instance
+        self.policy = policy
+
+    def run(self, session: Session, work: Work) -> None:
+        """Acknowledge or resolve our incident when the event answers for it."""
+        event = work.event
+        if event.source == "pagerduty":
+            key = (event.labels or {}).get("incident_key")
+        elif event.source == "opsgenie":
+            key = (event.extra or {}).get("alias")
+        else:
+            return
+        incident_id = incident_of(self.instance, key if isinstance(key, str) else None)
+        incident = session.get(Incident, incident_id) if incident_id is not None else None
+        if incident is None:
+            return
+        extra = event.extra or {}
+        who = f"{event.source}:{extra.get('agent') or extra.get('username') or 'someone'}"
+        event.incident_id = incident.id
+        work.done = True
+        now = self.policy.clock()
+        if event.status == Status.resolved:
+            if resolve(incident, who, now) is not None:
+                self.policy.record_resolution(session, incident, None)
+        elif extra.get("acknowledged") and acknowledge(incident, who, now):
+            self.policy.record_acknowledgement(session, incident)
 
 
 class GroupStage:

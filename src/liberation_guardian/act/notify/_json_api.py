@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import html
 import json
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,13 +23,12 @@ from urllib.parse import urlsplit
 import httpx
 
 from liberation_guardian import __version__
+from liberation_guardian.act.alert_keys import alert_key
 from liberation_guardian.act.notify.base import Notification
 from liberation_guardian.act.notify.webhook import retry_after_seconds, scrub, status_retryable
 from liberation_guardian.errors import DeliveryFailed
 
 _REASON_DETAIL = 300
-_KEY_MAX = 255
-_SLUG_MAX = 100
 
 
 def check_base_url(value: str) -> str:
@@ -55,8 +53,7 @@ def incident_key(notification: Notification) -> str:
     The instance name is part of it so two installations sending to one vendor service
     never address each other's alerts.
     """
-    slug = re.sub(r"[^a-z0-9]+", "-", notification.instance.lower()).strip("-")[:_SLUG_MAX].strip("-")
-    return f"{slug or 'liberation-guardian'}-incident-{notification.incident_id}"[:_KEY_MAX]
+    return alert_key(notification.instance, notification.incident_id)
 
 
 def clip(text: str, limit: int) -> str:
