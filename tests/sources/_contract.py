@@ -10,6 +10,9 @@
         assert answer.status_code == 202
         assert_fields(contract.events(answer), [{"kind": "ping", "severity": "info"}])
 
+A module whose source needs nothing more than its secret takes the fixture ready made:
+`contract = contract_fixture("github")`.
+
 `post` signs the body with the source's own `sign()` using the contract secret, or with
 `secret="wrong"` a wrong one, or not at all with `sign=False`. `events` reads back what the
 server stored (through `/api/events`), so the assertions cover parsing, storage and the API.
@@ -17,8 +20,9 @@ server stored (through `/api/events`), so the assertions cover parsing, storage 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from enum import Enum
 from typing import Any
 
 import httpx
@@ -27,6 +31,7 @@ import yaml
 
 from liberation_guardian import sources
 from liberation_guardian.config import load_text
+from liberation_guardian.sources.base import Source
 from tests.fixtures.server import RunningServer, running_server
 
 TOKEN = "contract-admin-token"
@@ -75,7 +80,7 @@ class ContractServer:
             offset += 500
         return [found[i] for i in ids]
 
-    def _signer(self, secret: str) -> sources.Source:
+    def _signer(self, secret: str) -> Source:
         cls = sources.registry()[self.name]
         entry = self.server.config.sources[self.name][1]
         secrets = {key: secret for key in entry.secrets}
@@ -111,3 +116,44 @@ def assert_fields(events: list[dict[str, Any]], expected: list[dict[str, Any]]) 
     for index, (event, wanted) in enumerate(zip(events, expected, strict=True)):
         got = {key: event.get(key) for key in wanted}
         assert got == wanted, f"event {index}: {got} != {wanted}"
+
+
+def contract_fixture(name: str, *, extra: dict[str, Any] | None = None) -> Callable[..., Iterator[ContractServer]]:
+    """A module-scoped `contract` fixture serving source `name`; assign it to `contract` in the test module."""
+
+    @pytest.fixture(scope="module", name="contract")
+    def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContractServer]:
+        with contract_server(name, tmp_path_factory, extra=extra) as server:
+            yield server
+
+    return serve
+
+
+def assert_refusals(
+    contract: ContractServer, body: bytes, other: bytes, reason: str, headers: dict[str, str] | None = None
+) -> None:
+    """`body` signed with a wrong secret or unsigned is 401; `other` (another tool's payload) is 422 naming `reason`."""
+    assert reason, "name what the refusal must say"
+    assert contract.post(body, headers, secret="not-the-secret").status_code == 401
+    assert contract.post(body, headers, sign=False).status_code == 401
+    refused = contract.post(other, headers)
+    assert refused.status_code == 422, refused.text
+    assert reason in refused.json()["error"]
+
+
+def assert_stored(events: list[dict[str, Any]], expected: list[dict[str, Any]]) -> None:
+    """`assert_fields`, with each expected `links` a list of URLs compared with the URLs of the stored links."""
+    assert_fields(events, [{key: value for key, value in wanted.items() if key != "links"} for wanted in expected])
+    assert [[link["url"] for link in event["links"]] for event in events] == [wanted["links"] for wanted in expected]
+
+
+def as_stored(expected: dict[str, Any], keys: Iterable[str], *, skip_unset: bool = True) -> dict[str, Any]:
+    """The `keys` of an expected event as the events API shows them, enums as their values.
+
+    With `skip_unset`, keys expected to be None are left out: the server fills in its defaults
+    (environment, service) for those, so the stored value differs from the parsed one.
+    """
+    wanted = {key: expected[key] for key in keys if key in expected}
+    if skip_unset:
+        wanted = {key: value for key, value in wanted.items() if value is not None}
+    return {key: value.value if isinstance(value, Enum) else value for key, value in wanted.items()}

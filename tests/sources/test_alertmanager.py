@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Callable
 from typing import Any
@@ -14,6 +13,7 @@ from liberation_guardian.errors import PayloadInvalid, PayloadMalformed, Unautho
 from liberation_guardian.events import Severity, Status
 from liberation_guardian.sources import config_keys, registry
 from liberation_guardian.sources.alertmanager import AlertmanagerConfig, AlertmanagerSource
+from tests.sources._helpers import assert_sign_round_trip, basic_auth
 from tests.sources.conftest import documented_config, without_each_key
 
 SECRET = "s3cret"
@@ -246,8 +246,7 @@ def test_bearer_token_passes() -> None:
 
 
 def test_basic_password_passes() -> None:
-    credentials = base64.b64encode(f"alertmanager:{SECRET}".encode()).decode()
-    source(SECRET).verify({"authorization": f"Basic {credentials}"}, b"{}")
+    source(SECRET).verify({"authorization": basic_auth("alertmanager", SECRET)}, b"{}")
 
 
 @pytest.mark.parametrize(
@@ -256,7 +255,7 @@ def test_basic_password_passes() -> None:
         {},
         {"authorization": "Bearer wrong"},
         {"authorization": f"Token {SECRET}"},
-        {"authorization": "Basic " + base64.b64encode(b"user:wrong").decode()},
+        {"authorization": basic_auth("user", "wrong")},
         {"authorization": "Basic not-base64!"},
     ],
     ids=["missing", "wrong-token", "wrong-scheme", "wrong-password", "bad-base64"],
@@ -285,10 +284,7 @@ def test_config_marks_future_keys_and_forbids_unknown() -> None:
 
 
 def test_sign_produces_what_verify_accepts() -> None:
-    signed = source(SECRET).sign(b"{}")
-    assert signed == {"Authorization": f"Bearer {SECRET}"}
-    source(SECRET).verify({name.lower(): value for name, value in signed.items()}, b"{}")
-    assert source().sign(b"{}") == {}
+    assert_sign_round_trip(source(SECRET), source(), b"{}", {"Authorization": f"Bearer {SECRET}"})
 
 
 def test_documented_example_config_validates() -> None:

@@ -22,8 +22,8 @@ from liberation_guardian.events import Severity, Status
 from liberation_guardian.sources import config_keys, registry
 from liberation_guardian.sources.azure import AzureConfig, AzureSource
 from tests.sources._contract import ContractServer, assert_fields, contract_server
+from tests.sources._fuzz import check, encode, json_values, mutate, shaped_values
 from tests.sources.conftest import documented_config, without_each_key
-from tests.sources.test_fuzz import check, encode, json_values, mutate, shaped_values
 
 OWN = Path(__file__).parent / "payloads" / "azure"
 SECRET = "s3cret"

@@ -7,25 +7,26 @@ Cloud "Event payloads" page and the Server / Data Center "Event payload" page.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from liberation_guardian.errors import PayloadInvalid, PayloadMalformed, SourceError, Unauthorized
-from liberation_guardian.events import NormalizedEvent, Severity, Status
+from liberation_guardian.errors import PayloadInvalid, PayloadMalformed, Unauthorized
+from liberation_guardian.events import Severity, Status
 from liberation_guardian.sources import config_keys, registry
 from liberation_guardian.sources.base import SourceConfig
 from liberation_guardian.sources.bitbucket import BitbucketSource
-from tests.sources._contract import ContractServer, assert_fields, contract_server
+from tests.sources._contract import ContractServer, assert_refusals, assert_stored, contract_fixture
+from tests.sources._fuzz import FUZZ, check, encode, json_values, mutate, shaped_values
+from tests.sources._helpers import PAYLOADS, assert_sign_round_trip, json_files, json_object, read_payload, summary
 from tests.sources.conftest import documented_config, hex_hmac, without_each_key
-from tests.sources.test_fuzz import json_values, mutate, shaped_values
 
 SECRET = "bb-s3cret"
-OWN = Path(__file__).parent / "payloads" / "bitbucket"
+OWN = PAYLOADS / "bitbucket"
 CLOUD_REPO = "https://api.bitbucket.org/bitbucket/bitbucket"
 SERVER_REPO = "https://server.bitbucket.local/users/gopher/repos/webhook-test/browse"
 
@@ -149,21 +150,7 @@ def source(secret: str | None = None) -> BitbucketSource:
 
 
 def read(read_fixture: Callable[[str], bytes], path: str) -> bytes:
-    """A shared fixture, or one of ours when the path starts with `own:`."""
-    return (OWN / path[4:]).read_bytes() if path.startswith("own:") else read_fixture(path)
-
-
-def summary(event: NormalizedEvent) -> dict[str, Any]:
-    return {
-        "kind": event.kind,
-        "status": event.status,
-        "severity": event.severity,
-        "title": event.title,
-        "message": event.message,
-        "service": event.service,
-        "grouping_key": event.grouping_key,
-        "links": [link.url for link in event.links],
-    }
+    return read_payload(read_fixture, OWN, path)
 
 
 @pytest.mark.parametrize(("path", "key", "expected"), FIXTURES, ids=IDS)
@@ -194,8 +181,7 @@ def test_commit_status_labels(read_fixture: Callable[[str], bytes]) -> None:
 
 
 def load(read_fixture: Callable[[str], bytes], path: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(read(read_fixture, path))
-    return data
+    return json_object(read(read_fixture, path))
 
 
 def with_state(read_fixture: Callable[[str], bytes], state: str) -> bytes:
@@ -390,10 +376,7 @@ def test_no_secret_accepts_anything() -> None:
 
 def test_sign_produces_what_verify_accepts(read_fixture: Callable[[str], bytes]) -> None:
     body = read_fixture("bitbucket-server/pr-opened.json")
-    signed = source(SECRET).sign(body)
-    assert signed == {"X-Hub-Signature": "sha256=" + hex_hmac(SECRET, body)}
-    source(SECRET).verify({name.lower(): value for name, value in signed.items()}, body)
-    assert source().sign(body) == {}
+    assert_sign_round_trip(source(SECRET), source(), body, {"X-Hub-Signature": "sha256=" + hex_hmac(SECRET, body)})
 
 
 def test_registered_under_name_and_server_alias() -> None:
@@ -410,10 +393,7 @@ def test_documented_example_config_validates() -> None:
 # The HTTP contract: every payload through the real server, signed as Bitbucket signs.
 
 
-@pytest.fixture(scope="module")
-def contract(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContractServer]:
-    with contract_server("bitbucket", tmp_path_factory) as server:
-        yield server
+contract = contract_fixture("bitbucket")
 
 
 @pytest.mark.parametrize(("path", "key", "expected"), FIXTURES, ids=IDS)
@@ -425,50 +405,32 @@ def test_http_contract(
     expected: list[dict[str, Any]],
 ) -> None:
     answer = contract.post(read(read_fixture, path), {"X-Event-Key": key, "X-Request-UUID": "0c4d3e2f"})
-    events = contract.events(answer)
-    assert_fields(events, [{k: v for k, v in wanted.items() if k != "links"} for wanted in expected])
-    assert [[link["url"] for link in event["links"]] for event in events] == [wanted["links"] for wanted in expected]
+    assert_stored(contract.events(answer), expected)
 
 
 def test_http_contract_refusals(contract: ContractServer, read_fixture: Callable[[str], bytes]) -> None:
-    body = read_fixture("bitbucket/repo-push.json")
-    headers = {"X-Event-Key": "repo:push"}
-    assert contract.post(body, headers, secret="not-the-secret").status_code == 401
-    assert contract.post(body, headers, sign=False).status_code == 401
-    refused = contract.post(read_fixture("sentry/issue-created.json"), headers)
-    assert refused.status_code == 422 and "push" in refused.json()["error"]
+    other = read_fixture("sentry/issue-created.json")
+    assert_refusals(contract, read_fixture("bitbucket/repo-push.json"), other, "push", {"X-Event-Key": "repo:push"})
 
 
 # Property tests: any body gives events or a SourceError, never anything else.
 
-FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 KEYS = st.sampled_from(
     ["repo:push", "repo:refs_changed", "pullrequest:created", "pr:opened", "repo:commit_status_updated",
      "diagnostics:ping", "repo:fork", "", "pr:"]
 )  # fmt: skip
 
 
-def check(headers: dict[str, str], body: bytes) -> None:
-    try:
-        events = source().parse(headers, body)
-    except SourceError:
-        return
-    assert isinstance(events, list) and all(isinstance(event, NormalizedEvent) for event in events)
-
-
 @FUZZ
 @given(value=json_values | shaped_values, key=KEYS)
 def test_random_json_never_escapes(value: Any, key: str) -> None:
-    check({"x-event-key": key} if key else {}, json.dumps(value).encode())
+    check(source(), {"x-event-key": key} if key else {}, encode(value))
 
 
 @FUZZ
 @given(data=st.data(), key=KEYS)
 def test_mutated_fixtures_never_escape(fixtures_dir: Path, data: st.DataObject, key: str) -> None:
-    paths = [
-        *sorted((fixtures_dir / "bitbucket").glob("*.json")),
-        *sorted((fixtures_dir / "bitbucket-server").glob("*.json")),
-    ]
-    paths += sorted(OWN.glob("*.json"))
-    document = json.loads(data.draw(st.sampled_from(paths)).read_bytes())
-    check({"x-event-key": key} if key else {}, json.dumps(mutate(data, document)).encode())
+    document = data.draw(
+        st.sampled_from(json_files(fixtures_dir / "bitbucket", fixtures_dir / "bitbucket-server", OWN))
+    )
+    check(source(), {"x-event-key": key} if key else {}, encode(mutate(data, document)))

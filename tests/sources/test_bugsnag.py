@@ -7,14 +7,11 @@ folder's SOURCES.md says how each was built.
 
 from __future__ import annotations
 
-import base64
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from liberation_guardian.errors import PayloadInvalid, PayloadMalformed, Unauthorized
@@ -22,12 +19,13 @@ from liberation_guardian.events import Severity, Status
 from liberation_guardian.sources import registry
 from liberation_guardian.sources.base import SourceConfig
 from liberation_guardian.sources.bugsnag import BugsnagSource
-from tests.sources._contract import ContractServer, assert_fields, contract_server
+from tests.sources._contract import ContractServer, as_stored, assert_fields, assert_refusals, contract_fixture
+from tests.sources._fuzz import FUZZ, check, encode, json_values, mutate, shaped_values
+from tests.sources._helpers import PAYLOADS, assert_sign_round_trip, basic_auth, json_files, json_object
 from tests.sources.conftest import documented_config, without_each_key
-from tests.sources.test_fuzz import check, encode, json_values, mutate, shaped_values
 
 SECRET = "s3cret"
-OWN = Path(__file__).parent / "payloads" / "bugsnag"
+OWN = PAYLOADS / "bugsnag"
 ERROR_KEY = "bugsnag:error:56b9ca7f17025f8756f69057"
 PROJECT = "My Test Project"
 ERROR_URL = "https://app.bugsnag.com/my-company/my-test-project/errors/56b9ca7f17025f8756f69057"
@@ -135,9 +133,7 @@ def read(name: str) -> bytes:
 
 
 def load(name: str) -> dict[str, Any]:
-    data = json.loads(read(name))
-    assert isinstance(data, dict)
-    return data
+    return json_object(read(name))
 
 
 def source(secret: str | None = None) -> BugsnagSource:
@@ -303,8 +299,7 @@ def test_any_field_removed_still_parses_or_is_invalid(name: str) -> None:
 
 
 def test_basic_password_passes() -> None:
-    credentials = base64.b64encode(f"bugsnag:{SECRET}".encode()).decode()
-    source(SECRET).verify({"authorization": f"Basic {credentials}"}, b"{}")
+    source(SECRET).verify({"authorization": basic_auth("bugsnag", SECRET)}, b"{}")
 
 
 def test_bearer_token_passes() -> None:
@@ -316,7 +311,7 @@ def test_bearer_token_passes() -> None:
     [
         {},
         {"authorization": "Bearer wrong"},
-        {"authorization": "Basic " + base64.b64encode(b"bugsnag:wrong").decode()},
+        {"authorization": basic_auth("bugsnag", "wrong")},
         {"authorization": "Basic %%%"},
     ],
     ids=["missing", "wrong-token", "wrong-password", "bad-base64"],
@@ -331,10 +326,12 @@ def test_no_secret_accepts_anything() -> None:
 
 
 def test_sign_produces_what_verify_accepts() -> None:
-    signed = source(SECRET).sign(b"{}")
-    assert signed == {"Authorization": "Basic " + base64.b64encode(f"bugsnag:{SECRET}".encode()).decode()}
-    source(SECRET).verify({name.lower(): value for name, value in signed.items()}, b"{}")
-    assert source().sign(b"{}") == {}
+    assert_sign_round_trip(
+        source(SECRET),
+        source(),
+        b"{}",
+        {"Authorization": basic_auth("bugsnag", SECRET)},
+    )
 
 
 def test_registered_with_group_and_scheme() -> None:
@@ -351,38 +348,24 @@ def test_documented_example_config_validates() -> None:
 # --- through the real server ---------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def contract(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContractServer]:
-    with contract_server("bugsnag", tmp_path_factory) as server:
-        yield server
+contract = contract_fixture("bugsnag")
 
 
 def test_http_contract_every_payload(contract: ContractServer) -> None:
     for name, expected in CASES.items():
         answer = contract.post(read(name))
-        wanted = {
-            key: value.value if isinstance(value, Status | Severity) else value
-            for key, value in expected.items()
-            # A missing environment is filled in by the server's default, so only set ones are compared.
-            if key in ("kind", "status", "severity", "title", "service", "environment", "grouping_key")
-            and value is not None
-        }
+        # A missing environment is filled in by the server's default, so only set ones are compared.
+        wanted = as_stored(expected, ("kind", "status", "severity", "title", "service", "environment", "grouping_key"))
         assert_fields(contract.events(answer), [wanted])
 
 
 def test_http_contract_refusals(contract: ContractServer, read_fixture: Any) -> None:
-    body = read("firstException.json")
-    assert contract.post(body, secret="not-the-secret").status_code == 401
-    assert contract.post(body, sign=False).status_code == 401
-    refused = contract.post(read_fixture("sentry/issue-created.json"))
-    assert refused.status_code == 422
-    assert "Bugsnag" in refused.json()["error"]
+    assert_refusals(contract, read("firstException.json"), read_fixture("sentry/issue-created.json"), "Bugsnag")
 
 
 # --- property tests --------------------------------------------------------------------------
 
-FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-POOL = [json.loads(path.read_bytes()) for path in sorted(OWN.glob("*.json"))]
+POOL = json_files(OWN)
 
 
 @FUZZ

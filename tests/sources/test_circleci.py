@@ -7,25 +7,26 @@ outbound webhooks reference: https://circleci.com/docs/webhooks-reference/.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from liberation_guardian.errors import PayloadInvalid, PayloadMalformed, SourceError, Unauthorized
-from liberation_guardian.events import NormalizedEvent, Severity, Status
+from liberation_guardian.errors import PayloadInvalid, PayloadMalformed, Unauthorized
+from liberation_guardian.events import Severity, Status
 from liberation_guardian.sources import registry
 from liberation_guardian.sources.base import SourceConfig
 from liberation_guardian.sources.circleci import CircleCISource
-from tests.sources._contract import ContractServer, assert_fields, contract_server
+from tests.sources._contract import ContractServer, assert_fields, assert_refusals, contract_fixture
+from tests.sources._fuzz import FUZZ, check, encode, json_values, mutate, shaped_values
+from tests.sources._helpers import PAYLOADS, assert_sign_round_trip, json_files, json_object, read_payload, summary
 from tests.sources.conftest import documented_config, hex_hmac, without_each_key
-from tests.sources.test_fuzz import json_values, mutate, shaped_values
 
 SECRET = "cci-s3cret"
-OWN = Path(__file__).parent / "payloads" / "circleci"
+OWN = PAYLOADS / "circleci"
 GITHUB_WORKFLOW = "https://app.circleci.com/pipelines/github/circleci/webhook-service/130/workflows/fda08377-fe7e-46b1-8992-3a7aaecac9c3"
 GITLAB_PROJECT = "circleci/DdaVtNusHqi24D4YT3X4eu/6EkDPZoN4ZdMKKZtBkRodt"
 OWN_PROJECT = "circleci/Kq3mW8xZpR2tN7vB4yH6jD/T9cF1gL5sX8aE3nU6wQ2rM"
@@ -120,26 +121,11 @@ def source(secret: str | None = None) -> CircleCISource:
 
 
 def read(read_fixture: Callable[[str], bytes], path: str) -> bytes:
-    """A shared fixture, or one of ours when the path starts with `own:`."""
-    return (OWN / path[4:]).read_bytes() if path.startswith("own:") else read_fixture(path)
+    return read_payload(read_fixture, OWN, path)
 
 
 def load(read_fixture: Callable[[str], bytes], path: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(read(read_fixture, path))
-    return data
-
-
-def summary(event: NormalizedEvent) -> dict[str, Any]:
-    return {
-        "kind": event.kind,
-        "status": event.status,
-        "severity": event.severity,
-        "title": event.title,
-        "message": event.message,
-        "service": event.service,
-        "grouping_key": event.grouping_key,
-        "links": [link.url for link in event.links],
-    }
+    return json_object(read(read_fixture, path))
 
 
 @pytest.mark.parametrize(("path", "event_type", "expected"), FIXTURES, ids=IDS)
@@ -343,10 +329,7 @@ def test_no_secret_accepts_anything() -> None:
 
 def test_sign_produces_what_verify_accepts(read_fixture: Callable[[str], bytes]) -> None:
     body = read_fixture("circleci/job-completed-success-github.json")
-    signed = source(SECRET).sign(body)
-    assert signed == {"circleci-signature": "v1=" + hex_hmac(SECRET, body)}
-    source(SECRET).verify({name.lower(): value for name, value in signed.items()}, body)
-    assert source().sign(body) == {}
+    assert_sign_round_trip(source(SECRET), source(), body, {"circleci-signature": "v1=" + hex_hmac(SECRET, body)})
 
 
 def test_registered_in_ci_cd() -> None:
@@ -362,10 +345,7 @@ def test_documented_example_config_validates() -> None:
 # The HTTP contract: every payload through the real server, signed as CircleCI signs.
 
 
-@pytest.fixture(scope="module")
-def contract(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContractServer]:
-    with contract_server("circleci", tmp_path_factory) as server:
-        yield server
+contract = contract_fixture("circleci")
 
 
 @pytest.mark.parametrize(("path", "event_type", "expected"), FIXTURES, ids=IDS)
@@ -384,37 +364,28 @@ def test_http_contract(
 
 def test_http_contract_ping_and_refusals(contract: ContractServer, read_fixture: Callable[[str], bytes]) -> None:
     assert contract.events(contract.post(b'{"type": "ping"}', {"circleci-event-type": "ping"})) == []
-    body = read_fixture("circleci/workflow-completed-failed-gitlab.json")
-    headers = {"circleci-event-type": "workflow-completed"}
-    assert contract.post(body, headers, secret="not-the-secret").status_code == 401
-    assert contract.post(body, headers, sign=False).status_code == 401
-    refused = contract.post(read_fixture("sentry/issue-created.json"), headers)
-    assert refused.status_code == 422 and "workflow" in refused.json()["error"]
+    assert_refusals(
+        contract,
+        read_fixture("circleci/workflow-completed-failed-gitlab.json"),
+        read_fixture("sentry/issue-created.json"),
+        "workflow",
+        {"circleci-event-type": "workflow-completed"},
+    )
 
 
 # Property tests: any body gives events or a SourceError, never anything else.
 
-FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 TYPES = st.sampled_from(["workflow-completed", "job-completed", "ping", "", "other"])
-
-
-def check(headers: dict[str, str], body: bytes) -> None:
-    try:
-        events = source().parse(headers, body)
-    except SourceError:
-        return
-    assert isinstance(events, list) and all(isinstance(event, NormalizedEvent) for event in events)
 
 
 @FUZZ
 @given(value=json_values | shaped_values, event_type=TYPES)
 def test_random_json_never_escapes(value: Any, event_type: str) -> None:
-    check({"circleci-event-type": event_type} if event_type else {}, json.dumps(value).encode())
+    check(source(), {"circleci-event-type": event_type} if event_type else {}, encode(value))
 
 
 @FUZZ
 @given(data=st.data(), event_type=TYPES)
 def test_mutated_fixtures_never_escape(fixtures_dir: Path, data: st.DataObject, event_type: str) -> None:
-    paths = [*sorted((fixtures_dir / "circleci").glob("*.json")), *sorted(OWN.glob("*.json"))]
-    document = json.loads(data.draw(st.sampled_from(paths)).read_bytes())
-    check({"circleci-event-type": event_type} if event_type else {}, json.dumps(mutate(data, document)).encode())
+    document = data.draw(st.sampled_from(json_files(fixtures_dir / "circleci", OWN)))
+    check(source(), {"circleci-event-type": event_type} if event_type else {}, encode(mutate(data, document)))

@@ -25,7 +25,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -35,10 +35,11 @@ from liberation_guardian.sources import config_keys, registry
 from liberation_guardian.sources._sns import ConfirmationFailed
 from liberation_guardian.sources.cloudwatch import CloudWatchConfig, CloudWatchSource
 from tests.sources._contract import ContractServer, assert_fields, contract_server
+from tests.sources._fuzz import FUZZ, check, encode, json_values, mutate, shaped_values
+from tests.sources._helpers import PAYLOADS, basic_auth, json_object, payload_reader
 from tests.sources.conftest import documented_config, without_each_key
-from tests.sources.test_fuzz import check, encode, json_values, mutate, shaped_values
 
-OWN = Path(__file__).parent / "payloads" / "cloudwatch"
+OWN = PAYLOADS / "cloudwatch"
 SECRET = "s3cret"
 LAMBDA_ARN = "cloudwatch:arn:aws:cloudwatch:REGION:ACCOUNT_NUMBER:alarm:EXAMPLE"
 API_ARN = "cloudwatch:arn:aws:cloudwatch:us-east-1:111122223333:alarm:[critical] api-5xx-rate"
@@ -119,13 +120,7 @@ HEADERS = {
 @pytest.fixture(scope="session")
 def read(read_fixture: Callable[[str], bytes]) -> Callable[[str], bytes]:
     """Read a shared fixture, or one of this source's own payloads (`own:<file>`)."""
-
-    def read_any(path: str) -> bytes:
-        if path.startswith("own:"):
-            return (OWN / path.removeprefix("own:")).read_bytes()
-        return read_fixture(path)
-
-    return read_any
+    return payload_reader(read_fixture, OWN)
 
 
 def source(secret: str | None = None, **config: Any) -> CloudWatchSource:
@@ -243,9 +238,7 @@ def sns(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SnsHost]:
 
 
 def load(read: Callable[[str], bytes], path: str) -> dict[str, Any]:
-    data = json.loads(read(path))
-    assert isinstance(data, dict)
-    return data
+    return json_object(read(path))
 
 
 def signed_body(sns: SnsHost, read: Callable[[str], bytes], path: str, **options: Any) -> bytes:
@@ -536,7 +529,7 @@ def test_topic_allowlist(read: Callable[[str], bytes]) -> None:
 
 @pytest.mark.parametrize(
     "headers",
-    [{}, {"authorization": "Basic " + base64.b64encode(b"sns:wrong").decode()}, {"authorization": "Bearer wrong"}],
+    [{}, {"authorization": basic_auth("sns", "wrong")}, {"authorization": "Bearer wrong"}],
     ids=["missing", "wrong-password", "wrong-token"],
 )
 def test_a_configured_secret_is_required(read: Callable[[str], bytes], headers: dict[str, str]) -> None:
@@ -547,7 +540,7 @@ def test_a_configured_secret_is_required(read: Callable[[str], bytes], headers: 
 def test_sign_produces_the_basic_header_verify_accepts(read: Callable[[str], bytes]) -> None:
     checker = source(SECRET, verify_signature=False)
     signed = checker.sign(b"{}")
-    assert signed == {"Authorization": "Basic " + base64.b64encode(f"sns:{SECRET}".encode()).decode()}
+    assert signed == {"Authorization": basic_auth("sns", SECRET)}
     checker.verify({name.lower(): value for name, value in signed.items()}, read("own:http-alarm-firing.json"))
     assert unverified().sign(b"{}") == {}
 
@@ -712,7 +705,6 @@ def test_contract_refusals(contract: ContractServer, sns: SnsHost, read: Callabl
 
 # --- property test ---
 
-FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FUZZ_HEADERS = st.dictionaries(
     st.just("x-amz-sns-message-type"),
     st.sampled_from(["Notification", "SubscriptionConfirmation", "UnsubscribeConfirmation", "", "?"]),

@@ -7,14 +7,13 @@ with Datadog's default template and with every documented variable
 
 from __future__ import annotations
 
-import base64
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -23,12 +22,13 @@ from liberation_guardian.events import Severity, Status
 from liberation_guardian.sources import registry
 from liberation_guardian.sources.base import SourceConfig
 from liberation_guardian.sources.datadog import DatadogConfig, DatadogSource
-from tests.sources._contract import ContractServer, assert_fields, contract_server
+from tests.sources._contract import ContractServer, as_stored, assert_fields, assert_refusals, contract_fixture
+from tests.sources._fuzz import FUZZ, check, encode, json_values, mutate, shaped_values
+from tests.sources._helpers import PAYLOADS, assert_sign_round_trip, basic_auth, json_files, payload_reader
 from tests.sources.conftest import documented_config, without_each_key
-from tests.sources.test_fuzz import check, encode, json_values, mutate, shaped_values
 
 SECRET = "s3cret"
-OWN = Path(__file__).parent / "payloads" / "datadog"
+OWN = PAYLOADS / "datadog"
 EVENT = "https://app.datadoghq.com/event/event?id="
 MONITOR = "https://app.datadoghq.com/monitors/"
 LOAD_KEY = "datadog:aggregation:9bd4ac313a4d1e8fae2482df7b77628"
@@ -121,13 +121,7 @@ CASES: dict[str, dict[str, Any]] = {
 @pytest.fixture(scope="module")
 def read(read_fixture: Callable[[str], bytes]) -> Callable[[str], bytes]:
     """Read a shared fixture, or one of this source's own payloads as `own/<file>`."""
-
-    def reader(path: str) -> bytes:
-        if path.startswith("own/"):
-            return (OWN / path.removeprefix("own/")).read_bytes()
-        return read_fixture(path)
-
-    return reader
+    return payload_reader(read_fixture, OWN)
 
 
 def source(secret: str | None = None, **config: Any) -> DatadogSource:
@@ -313,8 +307,7 @@ def test_configured_header_name_is_used() -> None:
 
 def test_bearer_and_basic_pass() -> None:
     source(SECRET).verify({"authorization": f"Bearer {SECRET}"}, b"{}")
-    credentials = base64.b64encode(f"datadog:{SECRET}".encode()).decode()
-    source(SECRET).verify({"authorization": f"Basic {credentials}"}, b"{}")
+    source(SECRET).verify({"authorization": basic_auth("datadog", SECRET)}, b"{}")
 
 
 @pytest.mark.parametrize(
@@ -338,10 +331,7 @@ def test_no_secret_accepts_anything() -> None:
 
 
 def test_sign_produces_what_verify_accepts() -> None:
-    signed = source(SECRET).sign(b"{}")
-    assert signed == {"X-Datadog-Token": SECRET}
-    source(SECRET).verify({name.lower(): value for name, value in signed.items()}, b"{}")
-    assert source().sign(b"{}") == {}
+    assert_sign_round_trip(source(SECRET), source(), b"{}", {"X-Datadog-Token": SECRET})
 
 
 def test_registered_with_group_and_scheme() -> None:
@@ -368,40 +358,26 @@ def test_documented_example_config_validates() -> None:
 # --- through the real server ---------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def contract(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContractServer]:
-    with contract_server("datadog", tmp_path_factory) as server:
-        yield server
+contract = contract_fixture("datadog")
 
 
 def test_http_contract_every_payload(contract: ContractServer, read: Callable[[str], bytes]) -> None:
     for path, expected in CASES.items():
         answer = contract.post(read(path))
-        wanted = {
-            key: value.value if isinstance(value, Status | Severity) else value
-            for key, value in expected.items()
-            # A missing environment is filled in by the server's default, so only set ones are compared.
-            if key in ("kind", "status", "severity", "title", "service", "environment", "grouping_key")
-            and value is not None
-        }
+        # A missing environment is filled in by the server's default, so only set ones are compared.
+        wanted = as_stored(expected, ("kind", "status", "severity", "title", "service", "environment", "grouping_key"))
         assert_fields(contract.events(answer), [wanted])
 
 
 def test_http_contract_refusals(contract: ContractServer, read_fixture: Callable[[str], bytes]) -> None:
     body = read_fixture("datadog/log_alert-triggered.json")
-    assert contract.post(body, secret="not-the-secret").status_code == 401
-    assert contract.post(body, sign=False).status_code == 401
-    bearer = {"Authorization": f"Bearer {contract.secret}"}
-    assert contract.post(body, bearer, sign=False).status_code == 202
-    refused = contract.post(read_fixture("sentry/issue-created.json"))
-    assert refused.status_code == 422
-    assert "Datadog" in refused.json()["error"]
+    assert_refusals(contract, body, read_fixture("sentry/issue-created.json"), "Datadog")
+    assert contract.post(body, {"Authorization": f"Bearer {contract.secret}"}, sign=False).status_code == 202
 
 
 # --- property tests --------------------------------------------------------------------------
 
-FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-POOL = [json.loads(path.read_bytes()) for path in sorted(OWN.glob("*.json"))]
+POOL = json_files(OWN)
 
 
 @FUZZ
@@ -413,5 +389,5 @@ def test_random_json_returns_events_or_a_source_error(value: Any) -> None:
 @FUZZ
 @given(data=st.data())
 def test_mutated_payloads_return_events_or_a_source_error(fixtures_dir: Path, data: st.DataObject) -> None:
-    shared = [json.loads(path.read_bytes()) for path in sorted((fixtures_dir / "datadog").glob("*.json"))]
+    shared = json_files(fixtures_dir / "datadog")
     check(source(), {}, encode(mutate(data, data.draw(st.sampled_from(shared + POOL)))))

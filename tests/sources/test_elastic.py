@@ -8,28 +8,28 @@ action variables each one uses and where they are documented.
 
 from __future__ import annotations
 
-import base64
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from liberation_guardian.config import load_text
-from liberation_guardian.errors import PayloadInvalid, PayloadMalformed, SourceError, Unauthorized
+from liberation_guardian.errors import PayloadInvalid, PayloadMalformed, Unauthorized
 from liberation_guardian.events import NormalizedEvent, Severity, Status
 from liberation_guardian.sources import config_keys, registry
 from liberation_guardian.sources.elastic import ElasticConfig, ElasticSource
-from tests.sources._contract import ContractServer, assert_fields, contract_server
+from tests.sources._contract import ContractServer, assert_fields, assert_refusals, contract_fixture
+from tests.sources._fuzz import FUZZ, check, keyed_json, mutate
+from tests.sources._helpers import PAYLOADS, basic_auth, json_object
 from tests.sources.conftest import documented_config, without_each_key
-from tests.sources.test_fuzz import json_values, mutate
 
 SECRET = "s3cret"
-OWN = Path(__file__).parent / "payloads" / "elastic"
+OWN = PAYLOADS / "elastic"
 CPU_RULE = "8d7b1c70-3f4e-11ee-9d2a-4b1f0c2a7e11"
 DISK_RULE = "3e5c2b10-7a9d-4c1e-b2f4-6d8a0e1c3b57"
 SUDO_RULE = "6b2f0d84-9c1a-4e37-a5d2-0f7e3c9b1a46"
@@ -169,9 +169,7 @@ def source(secret: str | None = None) -> ElasticSource:
 
 
 def load(name: str) -> dict[str, Any]:
-    data = json.loads((OWN / name).read_bytes())
-    assert isinstance(data, dict)
-    return data
+    return json_object((OWN / name).read_bytes())
 
 
 def encode(payload: dict[str, Any]) -> bytes:
@@ -343,14 +341,13 @@ def test_any_field_removed_still_parses_or_is_invalid(name: str, expected: list[
 
 
 def test_basic_and_bearer_pass() -> None:
-    basic = base64.b64encode(f"kibana:{SECRET}".encode()).decode()
-    source(SECRET).verify({"authorization": f"Basic {basic}"}, b"{}")
+    source(SECRET).verify({"authorization": basic_auth("kibana", SECRET)}, b"{}")
     source(SECRET).verify({"authorization": f"Bearer {SECRET}"}, b"{}")
 
 
 @pytest.mark.parametrize(
     "headers",
-    [{}, {"authorization": "Bearer nope"}, {"authorization": "Basic " + base64.b64encode(b"kibana:no").decode()}],
+    [{}, {"authorization": "Bearer nope"}, {"authorization": basic_auth("kibana", "no")}],
     ids=["missing", "wrong-token", "wrong-password"],
 )
 def test_bad_credentials_are_unauthorized(headers: dict[str, str]) -> None:
@@ -419,10 +416,7 @@ def test_documented_templates_render_to_what_the_parser_reads() -> None:
         assert source().parse({}, body.encode()), body
 
 
-@pytest.fixture(scope="module")
-def contract(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContractServer]:
-    with contract_server("elastic", tmp_path_factory) as server:
-        yield server
+contract = contract_fixture("elastic")
 
 
 def test_contract_fixtures_are_accepted_and_stored(contract: ContractServer) -> None:
@@ -435,42 +429,27 @@ def test_contract_fixtures_are_accepted_and_stored(contract: ContractServer) -> 
 
 
 def test_contract_refusals(contract: ContractServer, read_fixture: Callable[[str], bytes]) -> None:
-    body = (OWN / "per-alert-fired.json").read_bytes()
-    assert contract.post(body, secret="not-the-secret").status_code == 401
-    assert contract.post(body, sign=False).status_code == 401
-    refused = contract.post(read_fixture("github/code_scanning_alert-created.json"))
-    assert refused.status_code == 422
-    assert "Kibana" in refused.json()["error"]
+    assert_refusals(
+        contract,
+        (OWN / "per-alert-fired.json").read_bytes(),
+        read_fixture("github/code_scanning_alert-created.json"),
+        "Kibana",
+    )
 
 
-FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SHAPED_KEYS = ["rule", "alert", "context", "alerts", "id", "name", "tags", "actionGroup", "actionGroupName", "reason",
                "new", "ongoing", "recovered", "count", "data", "kibana.alert.instance.id", "kibana.alert.status",
                "kibana", "severity", "date", "rule.id", "host"]  # fmt: skip
-shaped = st.recursive(
-    json_values,
-    lambda children: (
-        st.dictionaries(st.sampled_from(SHAPED_KEYS), children, max_size=6) | st.lists(children, max_size=3)
-    ),
-    max_leaves=30,
-)
-
-
-def check(body: bytes) -> None:
-    try:
-        events = source().parse({}, body)
-    except SourceError:
-        return
-    assert all(isinstance(event, NormalizedEvent) for event in events)
+shaped = keyed_json(SHAPED_KEYS, max_leaves=30)
 
 
 @FUZZ
 @given(value=shaped)
 def test_random_json(value: Any) -> None:
-    check(json.dumps(value).encode())
+    check(source(), {}, encode(value))
 
 
 @FUZZ
 @given(data=st.data(), name=st.sampled_from([case[0] for case in FIXTURES]))
 def test_mutated_fixtures(data: st.DataObject, name: str) -> None:
-    check(json.dumps(mutate(data, load(name))).encode())
+    check(source(), {}, encode(mutate(data, load(name))))

@@ -11,13 +11,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from liberation_guardian.errors import PayloadMalformed, SourceError
-from liberation_guardian.events import NormalizedEvent
+from liberation_guardian.errors import PayloadMalformed
 from liberation_guardian.sources.alertmanager import AlertmanagerConfig, AlertmanagerSource
 from liberation_guardian.sources.base import Source
 from liberation_guardian.sources.generic import GenericConfig, GenericSource
 from liberation_guardian.sources.grafana import GrafanaConfig, GrafanaSource
 from liberation_guardian.sources.sentry import SentryConfig, SentrySource
+from tests.sources._fuzz import check, encode, json_values, mutate, shaped_values
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -49,34 +49,6 @@ HEADERS = st.dictionaries(
     max_size=2,
 )
 
-scalars = (
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**70), max_value=2**70)
-    | st.floats(allow_nan=True, allow_infinity=True)
-    | st.text(max_size=20)
-)
-json_values = st.recursive(
-    scalars,
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
-    max_leaves=20,
-)
-# Objects using the field names the parsers look for, so random bodies get past the first checks.
-KNOWN_KEYS = [
-    "alerts", "labels", "annotations", "status", "data", "issue", "event", "error", "metric_alert", "alert_rule",
-    "project", "level", "id", "title", "message", "exception", "values", "stacktrace", "frames", "tags",
-    "ruleName", "ruleId", "state", "evalMatches", "severity", "startsAt", "endsAt", "fingerprint", "url",
-    "metadata", "userCount", "orgId", "generatorURL", "externalURL", "silenceURL", "datetime", "timestamp",
-]  # fmt: skip
-shaped_values = st.recursive(
-    scalars,
-    lambda children: (
-        st.lists(children, max_size=4)
-        | st.dictionaries(st.sampled_from(KNOWN_KEYS) | st.text(max_size=8), children, max_size=6)
-    ),
-    max_leaves=30,
-)
-
 
 @cache
 def fixture_pool(fixtures_dir: Path) -> list[Any]:
@@ -84,52 +56,6 @@ def fixture_pool(fixtures_dir: Path) -> list[Any]:
     return [
         json.loads(path.read_bytes()) for name in FIXTURE_DIRS for path in sorted((fixtures_dir / name).glob("*.json"))
     ]
-
-
-def paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    """Every path to a node of a JSON value, as a tuple of keys and indexes."""
-    found = [prefix] if prefix else []
-    if isinstance(value, dict):
-        for key, item in value.items():
-            found += paths(item, (*prefix, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            found += paths(item, (*prefix, index))
-    return found
-
-
-def mutate(data: st.DataObject, document: Any) -> Any:
-    """Drop or replace a few nodes of a copy of `document`."""
-    document = json.loads(json.dumps(document))
-    candidates = paths(document)
-    for path in data.draw(st.lists(st.sampled_from(candidates), min_size=1, max_size=6)):
-        parent = document
-        try:
-            for step in path[:-1]:
-                parent = parent[step]
-            parent[path[-1]]
-        except (KeyError, IndexError, TypeError):
-            continue  # an earlier mutation removed or replaced this path
-        if not isinstance(parent, dict | list):
-            continue  # an earlier mutation turned a container into text
-        if data.draw(st.booleans()):
-            del parent[path[-1]]
-        else:
-            parent[path[-1]] = data.draw(shaped_values)
-    return document
-
-
-def check(source: Source, headers: dict[str, str], body: bytes) -> None:
-    try:
-        events = source.parse(headers, body)
-    except SourceError:
-        return
-    assert isinstance(events, list)
-    assert all(isinstance(event, NormalizedEvent) for event in events)
-
-
-def encode(value: Any) -> bytes:
-    return json.dumps(value).encode()
 
 
 @pytest.mark.parametrize("name", SOURCES)

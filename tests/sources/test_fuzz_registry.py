@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from liberation_guardian import sources
 from liberation_guardian.sources.base import Source
 from tests.conftest import FIXTURES
-from tests.sources.test_fuzz import check, encode, json_values, mutate, shaped_values
+from tests.sources._fuzz import check, encode, json_values, mutate, shaped_values
 
 FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 OWN_PAYLOADS = Path(__file__).parent / "payloads"

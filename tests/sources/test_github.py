@@ -10,14 +10,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -26,9 +26,10 @@ from liberation_guardian.errors import PayloadInvalid, PayloadMalformed, Unautho
 from liberation_guardian.events import NormalizedEvent, Severity, Status
 from liberation_guardian.sources import registry
 from liberation_guardian.sources.github import GitHubConfig, GitHubSource
-from tests.sources._contract import TOKEN, ContractServer, assert_fields, contract_server
+from tests.sources._contract import TOKEN, ContractServer, assert_fields, assert_refusals, contract_fixture
+from tests.sources._fuzz import FUZZ, check, encode, json_values, mutate, shaped_values
+from tests.sources._helpers import json_files, json_object
 from tests.sources.conftest import documented_config, hex_hmac, without_each_key
-from tests.sources.test_fuzz import check, encode, json_values, mutate, shaped_values
 
 SECRET = "s3cret"
 RUN = "github/workflow_run-completed.json"
@@ -236,9 +237,7 @@ def source(secret: str | None = None, **config: Any) -> GitHubSource:
 
 
 def load(read_fixture: Callable[[str], bytes], path: str) -> dict[str, Any]:
-    data = json.loads(read_fixture(path))
-    assert isinstance(data, dict)
-    return data
+    return json_object(read_fixture(path))
 
 
 def one(event: str, payload: dict[str, Any]) -> NormalizedEvent:
@@ -671,10 +670,7 @@ def test_documented_example_config_validates() -> None:
 # --- through the real server -------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def contract(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContractServer]:
-    with contract_server("github", tmp_path_factory) as server:
-        yield server
+contract = contract_fixture("github")
 
 
 @pytest.mark.parametrize(("path", "event", "expected"), FIXTURES, ids=[case[0] for case in FIXTURES])
@@ -697,13 +693,13 @@ def test_fixture_through_the_server(
 def test_wrong_or_missing_signature_is_401_and_other_payloads_422(
     contract: ContractServer, read_fixture: Callable[[str], bytes]
 ) -> None:
-    body = read_fixture(RUN)
-    headers = {"X-GitHub-Event": "workflow_run"}
-    assert contract.post(body, headers, secret="not-the-secret").status_code == 401
-    assert contract.post(body, headers, sign=False).status_code == 401
-    refused = contract.post(read_fixture("sentry/issue-created.json"), headers)
-    assert refused.status_code == 422
-    assert "workflow_run" in refused.json()["error"]
+    assert_refusals(
+        contract,
+        read_fixture(RUN),
+        read_fixture("sentry/issue-created.json"),
+        "workflow_run",
+        {"X-GitHub-Event": "workflow_run"},
+    )
     assert contract.post(read_fixture("gitlab/pipeline-success.json"), {}).status_code == 422
 
 
@@ -743,13 +739,12 @@ def test_failed_workflow_then_success_resolves_the_incident(
 
 # --- property tests ------------------------------------------------------------------------------
 
-FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 EVENTS = st.sampled_from([*SECTIONS, "status", "push", "ping", "release", "", "WORKFLOW_RUN"])
 
 
 @cache
 def fixture_pool(fixtures_dir: Path) -> list[Any]:
-    return [json.loads(path.read_bytes()) for path in sorted((fixtures_dir / "github").glob("*.json"))]
+    return json_files(fixtures_dir / "github")
 
 
 @FUZZ

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -28,13 +28,21 @@ from liberation_guardian.errors import PayloadInvalid, PayloadMalformed, Unautho
 from liberation_guardian.events import NormalizedEvent, Severity, Status
 from liberation_guardian.sources import registry
 from liberation_guardian.sources.gitlab import GitLabConfig, GitLabSource
-from tests.sources._contract import TOKEN, ContractServer, assert_fields, contract_server
+from tests.sources._contract import (
+    TOKEN,
+    ContractServer,
+    assert_fields,
+    assert_refusals,
+    contract_fixture,
+    contract_server,
+)
+from tests.sources._fuzz import FUZZ, check, encode, json_values, mutate, shaped_values
+from tests.sources._helpers import PAYLOADS, json_files, json_object
 from tests.sources.conftest import documented_config, without_each_key
-from tests.sources.test_fuzz import check, encode, json_values, mutate, shaped_values
 
 SECRET = "s3cret"
 SIGNING = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
-OWN = Path(__file__).parent / "payloads" / "gitlab"
+OWN = PAYLOADS / "gitlab"
 HOOKS = {
     "pipeline": "Pipeline Hook",
     "job": "Job Hook",
@@ -220,9 +228,7 @@ def source(secret: str | None = None, signing: str | None = None, **config: Any)
 
 
 def load(read_payload: Callable[[str], bytes], name: str) -> dict[str, Any]:
-    data = json.loads(read_payload(name))
-    assert isinstance(data, dict)
-    return data
+    return json_object(read_payload(name))
 
 
 def one(hook: str, payload: dict[str, Any]) -> NormalizedEvent:
@@ -537,10 +543,7 @@ def test_documented_example_config_validates() -> None:
 # --- through the real server -------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def contract(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContractServer]:
-    with contract_server("gitlab", tmp_path_factory) as server:
-        yield server
+contract = contract_fixture("gitlab")
 
 
 @pytest.mark.parametrize(("name", "expected"), FIXTURES, ids=[case[0] for case in FIXTURES])
@@ -558,13 +561,8 @@ def test_fixture_through_the_server(
 def test_wrong_or_missing_token_is_401_and_other_payloads_422(
     contract: ContractServer, read_payload: Callable[[str], bytes]
 ) -> None:
-    body = read_payload("gitlab/pipeline-success.json")
-    headers = {"X-Gitlab-Event": "Pipeline Hook"}
-    assert contract.post(body, headers, secret="not-the-secret").status_code == 401
-    assert contract.post(body, headers, sign=False).status_code == 401
-    refused = contract.post(read_payload("sentry/issue-created.json"), headers)
-    assert refused.status_code == 422
-    assert refused.json()["error"]
+    body, other = read_payload("gitlab/pipeline-success.json"), read_payload("sentry/issue-created.json")
+    assert_refusals(contract, body, other, "not a GitLab payload", {"X-Gitlab-Event": "Pipeline Hook"})
     assert contract.post(read_payload("github/push.json"), {"X-Gitlab-Event": "Push Hook"}).status_code == 422
 
 
@@ -612,14 +610,12 @@ def test_signed_delivery_through_the_server(
 
 # --- property tests ------------------------------------------------------------------------------
 
-FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 HOOK_VALUES = st.sampled_from([*HOOKS.values(), "Tag Push Hook", "System Hook", "Issue Hook", "", "?"])
 
 
 @cache
 def payload_pool(fixtures_dir: Path) -> list[Any]:
-    files = sorted((fixtures_dir / "gitlab").glob("*.json")) + sorted(OWN.glob("*.json"))
-    return [json.loads(path.read_bytes()) for path in files]
+    return json_files(fixtures_dir / "gitlab", OWN)
 
 
 @FUZZ

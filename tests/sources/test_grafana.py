@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 from collections.abc import Callable
@@ -15,6 +14,7 @@ from liberation_guardian.errors import PayloadInvalid, PayloadMalformed, Unautho
 from liberation_guardian.events import Severity, Status
 from liberation_guardian.sources import registry
 from liberation_guardian.sources.grafana import GrafanaConfig, GrafanaSource
+from tests.sources._helpers import basic_auth
 from tests.sources.conftest import documented_config, hex_hmac, without_each_key
 
 SECRET = "s3cret"
@@ -329,7 +329,7 @@ def test_unusable_timestamp_is_refused(stamp: str) -> None:
 def test_bearer_mode() -> None:
     bearer = source(SECRET, auth="bearer")
     bearer.verify({"authorization": f"Bearer {SECRET}"}, BODY)
-    bearer.verify({"authorization": "Basic " + base64.b64encode(f"grafana:{SECRET}".encode()).decode()}, BODY)
+    bearer.verify({"authorization": basic_auth("grafana", SECRET)}, BODY)
     for headers in ({}, {"authorization": "Bearer nope"}, {"x-grafana-alerting-signature": hex_hmac(SECRET, BODY)}):
         with pytest.raises(Unauthorized):
             bearer.verify(headers, BODY)

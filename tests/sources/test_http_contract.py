@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
 from tests.sources._contract import ContractServer, assert_fields, contract_server
 
-CASES = {
+# source -> (fixture, headers, the fields each stored event must have)
+CASES: dict[str, list[tuple[str, dict[str, str], list[dict[str, Any]]]]] = {
     "alertmanager": [
         (
             "alertmanager/firing-2-alerts.json",

@@ -8,26 +8,24 @@ https://github.com/jenkinsci/notification-plugin. See SOURCES.md there.
 
 from __future__ import annotations
 
-import base64
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from liberation_guardian.errors import PayloadInvalid, PayloadMalformed, SourceError, Unauthorized
+from liberation_guardian.errors import PayloadInvalid, PayloadMalformed, Unauthorized
 from liberation_guardian.events import NormalizedEvent, Severity, Status
 from liberation_guardian.sources import registry
 from liberation_guardian.sources.jenkins import JenkinsConfig, JenkinsSource
-from tests.sources._contract import ContractServer, assert_fields, contract_server
+from tests.sources._contract import ContractServer, assert_fields, assert_refusals, contract_fixture
+from tests.sources._fuzz import FUZZ, check, encode, json_values, mutate, shaped_values
+from tests.sources._helpers import PAYLOADS, assert_sign_round_trip, basic_auth, json_object, summary
 from tests.sources.conftest import documented_config, without_each_key
-from tests.sources.test_fuzz import json_values, mutate, shaped_values
 
 SECRET = "jk-s3cret"
-OWN = Path(__file__).parent / "payloads" / "jenkins"
+OWN = PAYLOADS / "jenkins"
 BUILD_418 = "https://jenkins.example.com/job/payments/job/checkout-service/418/"
 BUILD_419 = "https://jenkins.example.com/job/payments/job/checkout-service/419/"
 NIGHTLY = "http://ci.internal:8080/job/nightly-reports/77/"
@@ -87,6 +85,8 @@ FIXTURES: list[tuple[str, dict[str, Any]]] = [
     ),
 ]
 IDS = [case[0] for case in FIXTURES]
+# The message (a failure summary) is checked on its own below; the environment comes from build parameters.
+SUMMARY_FIELDS = ("kind", "status", "severity", "title", "service", "environment", "grouping_key", "links")
 
 
 def source(secret: str | None = None, **config: Any) -> JenkinsSource:
@@ -94,8 +94,7 @@ def source(secret: str | None = None, **config: Any) -> JenkinsSource:
 
 
 def load(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((OWN / name).read_bytes())
-    return data
+    return json_object((OWN / name).read_bytes())
 
 
 def parse_one(payload: dict[str, Any]) -> NormalizedEvent:
@@ -103,23 +102,10 @@ def parse_one(payload: dict[str, Any]) -> NormalizedEvent:
     return event
 
 
-def summary(event: NormalizedEvent) -> dict[str, Any]:
-    return {
-        "kind": event.kind,
-        "status": event.status,
-        "severity": event.severity,
-        "title": event.title,
-        "service": event.service,
-        "environment": event.environment,
-        "grouping_key": event.grouping_key,
-        "links": [link.url for link in event.links],
-    }
-
-
 @pytest.mark.parametrize(("name", "expected"), FIXTURES, ids=IDS)
 def test_fixture_normalizes(name: str, expected: dict[str, Any]) -> None:
     [event] = source().parse({}, (OWN / name).read_bytes())
-    assert summary(event) == expected
+    assert summary(event, SUMMARY_FIELDS) == expected
     assert event.source == "jenkins" and event.occurred_at is not None and event.stack_frames == []
 
 
@@ -290,7 +276,7 @@ def test_any_field_removed_still_parses_or_is_invalid(name: str) -> None:
 
 
 def basic(password: str, user: str = "jenkins") -> str:
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+    return basic_auth(user, password)
 
 
 @pytest.mark.parametrize(
@@ -321,10 +307,7 @@ def test_no_secret_accepts_anything() -> None:
 
 
 def test_sign_produces_what_verify_accepts() -> None:
-    signed = source(SECRET).sign(b"{}")
-    assert signed == {"Authorization": basic(SECRET)}
-    source(SECRET).verify({name.lower(): value for name, value in signed.items()}, b"{}")
-    assert source().sign(b"{}") == {}
+    assert_sign_round_trip(source(SECRET), source(), b"{}", {"Authorization": basic(SECRET)})
 
 
 def test_registered_in_ci_cd() -> None:
@@ -339,10 +322,7 @@ def test_documented_example_config_validates() -> None:
 # The HTTP contract: every payload through the real server, with the Basic credentials the plugin sends.
 
 
-@pytest.fixture(scope="module")
-def contract(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContractServer]:
-    with contract_server("jenkins", tmp_path_factory) as server:
-        yield server
+contract = contract_fixture("jenkins")
 
 
 @pytest.mark.parametrize(("name", "expected"), FIXTURES, ids=IDS)
@@ -357,35 +337,23 @@ def test_http_contract(contract: ContractServer, name: str, expected: dict[str, 
 
 
 def test_http_contract_refusals(contract: ContractServer, read_fixture: Any) -> None:
-    body = (OWN / "finalized-failure.json").read_bytes()
-    assert contract.post(body, secret="not-the-secret").status_code == 401
-    assert contract.post(body, sign=False).status_code == 401
-    refused = contract.post(read_fixture("sentry/issue-created.json"))
-    assert refused.status_code == 422 and "build" in refused.json()["error"]
+    assert_refusals(
+        contract, (OWN / "finalized-failure.json").read_bytes(), read_fixture("sentry/issue-created.json"), "build"
+    )
 
 
 # Property tests: any body gives events or a SourceError, never anything else.
-
-FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-def check(body: bytes) -> None:
-    try:
-        events = source().parse({}, body)
-    except SourceError:
-        return
-    assert isinstance(events, list) and all(isinstance(event, NormalizedEvent) for event in events)
 
 
 @FUZZ
 @given(value=json_values | shaped_values, build=json_values | shaped_values, name=json_values)
 def test_random_json_never_escapes(value: Any, build: Any, name: Any) -> None:
-    check(json.dumps(value).encode())
-    check(json.dumps({"name": name, "url": name, "build": build}).encode())
+    check(source(), {}, encode(value))
+    check(source(), {}, encode({"name": name, "url": name, "build": build}))
 
 
 @FUZZ
 @given(data=st.data())
 def test_mutated_payloads_never_escape(data: st.DataObject) -> None:
     document = load(data.draw(st.sampled_from(IDS)))
-    check(json.dumps(mutate(data, document)).encode())
+    check(source(), {}, encode(mutate(data, document)))

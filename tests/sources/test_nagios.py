@@ -8,15 +8,14 @@ described in that folder's SOURCES.md.
 
 from __future__ import annotations
 
-import base64
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -25,12 +24,13 @@ from liberation_guardian.events import Severity, Status
 from liberation_guardian.sources import registry
 from liberation_guardian.sources.base import SourceConfig
 from liberation_guardian.sources.nagios import NagiosConfig, NagiosSource
-from tests.sources._contract import ContractServer, assert_fields, contract_server
+from tests.sources._contract import ContractServer, assert_fields, assert_refusals, contract_fixture
+from tests.sources._fuzz import FUZZ, check, encode, json_values, mutate, shaped_values
+from tests.sources._helpers import PAYLOADS, basic_auth, json_object
 from tests.sources.conftest import documented_config, without_each_key
-from tests.sources.test_fuzz import check, encode, json_values, mutate, shaped_values
 
 SECRET = "s3cret"
-OWN = Path(__file__).parent / "payloads" / "nagios"
+OWN = PAYLOADS / "nagios"
 FORM = {"content-type": "application/x-www-form-urlencoded"}
 HTTP_PAGE = "https://nagios.example.com/nagios/cgi-bin/extinfo.cgi?type=2&host=web-01&service=HTTP"
 
@@ -116,9 +116,7 @@ def source(secret: str | None = None, **config: Any) -> NagiosSource:
 
 
 def load(name: str) -> dict[str, Any]:
-    data = json.loads((OWN / name).read_bytes())
-    assert isinstance(data, dict)
-    return data
+    return json_object((OWN / name).read_bytes())
 
 
 def as_form(fields: dict[str, Any]) -> bytes:
@@ -278,7 +276,7 @@ def test_any_field_removed_still_parses_or_is_invalid(name: str) -> None:
     [
         {"x-guardian-token": SECRET},
         {"authorization": f"Bearer {SECRET}"},
-        {"authorization": "Basic " + base64.b64encode(f"nagios:{SECRET}".encode()).decode()},
+        {"authorization": basic_auth("nagios", SECRET)},
     ],
     ids=["token", "bearer", "basic"],
 )
@@ -291,7 +289,7 @@ def test_right_secret_passes(headers: dict[str, str]) -> None:
     [
         ({}, "missing X-Guardian-Token"),
         ({"x-guardian-token": "wrong"}, "does not match"),
-        ({"authorization": "Basic " + base64.b64encode(b"nagios:wrong").decode()}, "do not match"),
+        ({"authorization": basic_auth("nagios", "wrong")}, "do not match"),
     ],
     ids=["missing", "wrong-token", "wrong-basic"],
 )
@@ -333,10 +331,7 @@ def test_documented_json_command_builds_the_fixture_fields() -> None:
 # --- HTTP contract --------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def contract(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContractServer]:
-    with contract_server("nagios", tmp_path_factory) as server:
-        yield server
+contract = contract_fixture("nagios")
 
 
 def stored(name: str) -> dict[str, Any]:
@@ -360,17 +355,16 @@ def test_contract_json_and_form_bodies_are_stored_normalized(contract: ContractS
 
 
 def test_contract_refusals(contract: ContractServer, read_fixture: Callable[[str], bytes]) -> None:
-    body = (OWN / "host-problem.json").read_bytes()
-    assert contract.post(body, secret="not-the-secret").status_code == 401
-    assert contract.post(body, sign=False).status_code == 401
-    refused = contract.post(read_fixture("sentry/issue-created.json"))
-    assert refused.status_code == 422
-    assert "not a Nagios notification" in refused.json()["error"]
+    assert_refusals(
+        contract,
+        (OWN / "host-problem.json").read_bytes(),
+        read_fixture("sentry/issue-created.json"),
+        "not a Nagios notification",
+    )
 
 
 # --- property tests -------------------------------------------------------------------------------
 
-FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 POOL = [load(name) for name in CASES]
 HEADERS = st.sampled_from([{}, FORM, {"content-type": "application/json"}])
 

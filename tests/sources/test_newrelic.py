@@ -7,14 +7,13 @@ that folder's SOURCES.md names their origin.
 
 from __future__ import annotations
 
-import base64
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from liberation_guardian.errors import PayloadInvalid, PayloadMalformed, Unauthorized
@@ -22,12 +21,13 @@ from liberation_guardian.events import Severity, Status
 from liberation_guardian.sources import registry
 from liberation_guardian.sources.base import SourceConfig
 from liberation_guardian.sources.newrelic import NewRelicSource
-from tests.sources._contract import ContractServer, assert_fields, contract_server
+from tests.sources._contract import ContractServer, as_stored, assert_fields, assert_refusals, contract_fixture
+from tests.sources._fuzz import FUZZ, check, encode, json_values, mutate, shaped_values
+from tests.sources._helpers import PAYLOADS, assert_sign_round_trip, basic_auth, json_files, json_object, payload_reader
 from tests.sources.conftest import documented_config, without_each_key
-from tests.sources.test_fuzz import check, encode, json_values, mutate, shaped_values
 
 SECRET = "s3cret"
-OWN = Path(__file__).parent / "payloads" / "newrelic"
+OWN = PAYLOADS / "newrelic"
 ISSUES = "https://radar-api.service.newrelic.com/accounts/"
 HIGH_CPU = "0ea2df1c-adab-45d2-aae0-042b609d2322"
 
@@ -110,13 +110,7 @@ CASES: dict[str, dict[str, Any]] = {
 @pytest.fixture(scope="module")
 def read(read_fixture: Callable[[str], bytes]) -> Callable[[str], bytes]:
     """Read a shared fixture, or one of this source's own payloads as `own/<file>`."""
-
-    def reader(path: str) -> bytes:
-        if path.startswith("own/"):
-            return (OWN / path.removeprefix("own/")).read_bytes()
-        return read_fixture(path)
-
-    return reader
+    return payload_reader(read_fixture, OWN)
 
 
 def source(secret: str | None = None) -> NewRelicSource:
@@ -124,9 +118,7 @@ def source(secret: str | None = None) -> NewRelicSource:
 
 
 def created(read_fixture: Callable[[str], bytes]) -> dict[str, Any]:
-    data = json.loads(read_fixture("newrelic/workflow-issue-created.json"))
-    assert isinstance(data, dict)
-    return data
+    return json_object(read_fixture("newrelic/workflow-issue-created.json"))
 
 
 def parse_one(body: dict[str, Any]) -> Any:
@@ -264,8 +256,7 @@ def test_bearer_token_passes() -> None:
 
 
 def test_basic_password_passes() -> None:
-    credentials = base64.b64encode(f"newrelic:{SECRET}".encode()).decode()
-    source(SECRET).verify({"authorization": f"Basic {credentials}"}, b"{}")
+    source(SECRET).verify({"authorization": basic_auth("newrelic", SECRET)}, b"{}")
 
 
 @pytest.mark.parametrize(
@@ -273,7 +264,7 @@ def test_basic_password_passes() -> None:
     [
         {},
         {"authorization": "Bearer wrong"},
-        {"authorization": "Basic " + base64.b64encode(b"newrelic:wrong").decode()},
+        {"authorization": basic_auth("newrelic", "wrong")},
         {"authorization": f"Token {SECRET}"},
     ],
     ids=["missing", "wrong-token", "wrong-password", "wrong-scheme"],
@@ -288,10 +279,7 @@ def test_no_secret_accepts_anything() -> None:
 
 
 def test_sign_produces_what_verify_accepts() -> None:
-    signed = source(SECRET).sign(b"{}")
-    assert signed == {"Authorization": f"Bearer {SECRET}"}
-    source(SECRET).verify({name.lower(): value for name, value in signed.items()}, b"{}")
-    assert source().sign(b"{}") == {}
+    assert_sign_round_trip(source(SECRET), source(), b"{}", {"Authorization": f"Bearer {SECRET}"})
 
 
 def test_registered_with_group_and_scheme() -> None:
@@ -308,36 +296,28 @@ def test_documented_example_config_validates() -> None:
 # --- through the real server ---------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def contract(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContractServer]:
-    with contract_server("newrelic", tmp_path_factory) as server:
-        yield server
+contract = contract_fixture("newrelic")
 
 
 def test_http_contract_every_payload(contract: ContractServer, read: Callable[[str], bytes]) -> None:
     for path, expected in CASES.items():
         answer = contract.post(read(path))
-        wanted = {
-            key: value.value if isinstance(value, Status | Severity) else value
-            for key, value in expected.items()
-            if key in ("status", "severity", "title", "service", "grouping_key")
-        }
+        wanted = as_stored(expected, ("status", "severity", "title", "service", "grouping_key"), skip_unset=False)
         assert_fields(contract.events(answer), [{"kind": "issue", **wanted}])
 
 
 def test_http_contract_refusals(contract: ContractServer, read_fixture: Callable[[str], bytes]) -> None:
-    body = read_fixture("newrelic/workflow-issue-created.json")
-    assert contract.post(body, secret="not-the-secret").status_code == 401
-    assert contract.post(body, sign=False).status_code == 401
-    refused = contract.post(read_fixture("sentry/issue-created.json"))
-    assert refused.status_code == 422
-    assert "New Relic" in refused.json()["error"]
+    assert_refusals(
+        contract,
+        read_fixture("newrelic/workflow-issue-created.json"),
+        read_fixture("sentry/issue-created.json"),
+        "New Relic",
+    )
 
 
 # --- property tests --------------------------------------------------------------------------
 
-FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-POOL = [json.loads(path.read_bytes()) for path in sorted(OWN.glob("*.json"))]
+POOL = json_files(OWN)
 
 
 @FUZZ
@@ -349,5 +329,5 @@ def test_random_json_returns_events_or_a_source_error(value: Any) -> None:
 @FUZZ
 @given(data=st.data())
 def test_mutated_payloads_return_events_or_a_source_error(fixtures_dir: Path, data: st.DataObject) -> None:
-    shared = [json.loads(path.read_bytes()) for path in sorted((fixtures_dir / "newrelic").glob("*.json"))]
+    shared = json_files(fixtures_dir / "newrelic")
     check(source(), {}, encode(mutate(data, data.draw(st.sampled_from(shared + POOL)))))

@@ -9,12 +9,11 @@ findings list; payloads/npm_audit/SOURCES.md says where each comes from.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -23,12 +22,13 @@ from liberation_guardian.events import Severity, Status
 from liberation_guardian.sources import registry
 from liberation_guardian.sources.base import SourceConfig
 from liberation_guardian.sources.npm_audit import NpmAuditConfig, NpmAuditSource
-from tests.sources._contract import ContractServer, assert_fields, contract_server
+from tests.sources._contract import ContractServer, assert_fields, assert_refusals, contract_fixture, contract_server
+from tests.sources._fuzz import FUZZ, check, encode, json_values, mutate, shaped_values
+from tests.sources._helpers import PAYLOADS, json_files, json_object
 from tests.sources.conftest import documented_config, hex_hmac, without_each_key
-from tests.sources.test_fuzz import check, encode, json_values, mutate, shaped_values
 
 SECRET, TOKEN = "npm-audit-secret", "npm-audit-token"
-OWN = Path(__file__).parent / "payloads" / "npm_audit"
+OWN = PAYLOADS / "npm_audit"
 RUN = "https://github.com/acme/storefront/actions/runs/9071234567"
 GHSA = "https://github.com/advisories/"
 
@@ -152,9 +152,7 @@ def read(name: str) -> bytes:
 
 
 def load(name: str) -> dict[str, Any]:
-    data = json.loads(read(name))
-    assert isinstance(data, dict)
-    return data
+    return json_object(read(name))
 
 
 def repository_of(name: str) -> str:
@@ -413,10 +411,7 @@ def test_documented_example_config_validates() -> None:
 # --- through the real server ---------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def contract(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContractServer]:
-    with contract_server("npm_audit", tmp_path_factory) as server:
-        yield server
+contract = contract_fixture("npm_audit")
 
 
 def stored(expected: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -433,12 +428,7 @@ def test_http_contract_every_payload(contract: ContractServer) -> None:
 
 
 def test_http_contract_refusals(contract: ContractServer, read_fixture: Callable[[str], bytes]) -> None:
-    body = read("npm-v2-report.json")
-    assert contract.post(body, secret="not-the-secret").status_code == 401
-    assert contract.post(body, sign=False).status_code == 401
-    refused = contract.post(read_fixture("snyk/project_snapshot.json"))
-    assert refused.status_code == 422
-    assert "npm audit" in refused.json()["error"]
+    assert_refusals(contract, read("npm-v2-report.json"), read_fixture("snyk/project_snapshot.json"), "npm audit")
 
 
 def test_http_contract_with_a_token_only(tmp_path_factory: pytest.TempPathFactory) -> None:
@@ -451,8 +441,7 @@ def test_http_contract_with_a_token_only(tmp_path_factory: pytest.TempPathFactor
 
 # --- property tests --------------------------------------------------------------------------
 
-FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-POOL = [json.loads(path.read_bytes()) for path in sorted(OWN.glob("*.json"))]
+POOL = json_files(OWN)
 REPORT_KEYS = ["report", "repository", "vulnerabilities", "advisories", "findings", "error", "via", "severity"]
 reportish = st.recursive(
     json_values,

@@ -9,27 +9,26 @@ shared fixtures; the values are our own.
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from liberation_guardian.errors import PayloadInvalid, PayloadMalformed, SourceError, Unauthorized
-from liberation_guardian.events import NormalizedEvent, Severity, Status
+from liberation_guardian.errors import PayloadInvalid, PayloadMalformed, Unauthorized
+from liberation_guardian.events import Severity, Status
 from liberation_guardian.sources import registry
 from liberation_guardian.sources.opsgenie import OpsgenieConfig, OpsgenieSource
-from tests.sources._contract import ContractServer, assert_fields, contract_server
+from tests.sources._contract import ContractServer, assert_fields, assert_refusals, contract_server
+from tests.sources._fuzz import FUZZ, check, encode, keyed_json, mutate
+from tests.sources._helpers import PAYLOADS, basic_auth, json_object, read_payload
 from tests.sources.conftest import documented_config, without_each_key
-from tests.sources.test_fuzz import json_values, mutate
 
 SECRET = "s3cret"
-OWN = Path(__file__).parent / "payloads" / "opsgenie"
+OWN = PAYLOADS / "opsgenie"
 ALERT = "052652ac-5d1c-464a-812a-7dd18bbfba8c"
 OWN_ALERT = "7c1e4b2a-9f3d-4e8a-b6c5-2d1f0e9a8b7c"
 
@@ -108,13 +107,11 @@ def source(secret: str | None = None, **config: Any) -> OpsgenieSource:
 
 
 def read(read_fixture: Callable[[str], bytes], path: str) -> bytes:
-    return (OWN / path.removeprefix("own/")).read_bytes() if path.startswith("own/") else read_fixture(path)
+    return read_payload(read_fixture, OWN, path)
 
 
 def load(read_fixture: Callable[[str], bytes], path: str) -> dict[str, Any]:
-    data = json.loads(read(read_fixture, path))
-    assert isinstance(data, dict)
-    return data
+    return json_object(read(read_fixture, path))
 
 
 def with_action(read_fixture: Callable[[str], bytes], action: str, **alert: Any) -> bytes:
@@ -245,8 +242,7 @@ def test_any_field_removed_still_parses_or_is_invalid(read_fixture: Callable[[st
 
 def test_bearer_and_basic_pass() -> None:
     source(SECRET).verify({"authorization": f"Bearer {SECRET}"}, b"{}")
-    basic = base64.b64encode(f"opsgenie:{SECRET}".encode()).decode()
-    source(SECRET).verify({"authorization": f"Basic {basic}"}, b"{}")
+    source(SECRET).verify({"authorization": basic_auth("opsgenie", SECRET)}, b"{}")
 
 
 def test_custom_header_passes_and_authorization_no_longer_does() -> None:
@@ -316,43 +312,28 @@ def test_contract_fixtures_are_accepted_and_stored(
 
 
 def test_contract_refusals(contract: ContractServer, read_fixture: Callable[[str], bytes]) -> None:
-    body = read_fixture("opsgenie/alert-create.json")
-    assert contract.post(body, secret="not-the-secret").status_code == 401
-    assert contract.post(body, sign=False).status_code == 401
-    refused = contract.post(read_fixture("github/dependabot_alert-created.json"))
-    assert refused.status_code == 422
-    assert "Opsgenie" in refused.json()["error"]
+    assert_refusals(
+        contract,
+        read_fixture("opsgenie/alert-create.json"),
+        read_fixture("github/dependabot_alert-created.json"),
+        "Opsgenie",
+    )
 
 
 # Property tests: any body gives events or a SourceError, nothing else.
 
-FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SHAPED_KEYS = ["action", "alert", "alertId", "alias", "tinyId", "message", "priority", "tags", "teams", "details",
                "entity", "note", "createdAt", "updatedAt", "description", "source", "escalationName"]  # fmt: skip
-shaped = st.recursive(
-    json_values,
-    lambda children: (
-        st.dictionaries(st.sampled_from(SHAPED_KEYS), children, max_size=6) | st.lists(children, max_size=3)
-    ),
-    max_leaves=25,
-)
-
-
-def check(body: bytes) -> None:
-    try:
-        events = source().parse({}, body)
-    except SourceError:
-        return
-    assert all(isinstance(event, NormalizedEvent) for event in events)
+shaped = keyed_json(SHAPED_KEYS)
 
 
 @FUZZ
 @given(value=shaped)
 def test_random_json(value: Any) -> None:
-    check(json.dumps(value).encode())
+    check(source(), {}, encode(value))
 
 
 @FUZZ
 @given(data=st.data(), path=st.sampled_from([case[0] for case in FIXTURES]))
 def test_mutated_fixtures(read_fixture: Callable[[str], bytes], data: st.DataObject, path: str) -> None:
-    check(json.dumps(mutate(data, load(read_fixture, path))).encode())
+    check(source(), {}, encode(mutate(data, load(read_fixture, path))))

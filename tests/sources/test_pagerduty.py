@@ -8,27 +8,26 @@ body is the test event a subscription sends), with values of our own.
 
 from __future__ import annotations
 
-import base64
 import json
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from liberation_guardian.errors import PayloadInvalid, PayloadMalformed, SourceError, Unauthorized
+from liberation_guardian.errors import PayloadInvalid, PayloadMalformed, Unauthorized
 from liberation_guardian.events import NormalizedEvent, Severity, Status
 from liberation_guardian.sources import config_keys, registry
 from liberation_guardian.sources.pagerduty import PagerDutyConfig, PagerDutySource
-from tests.sources._contract import ContractServer, assert_fields, contract_server
+from tests.sources._contract import ContractServer, assert_fields, assert_refusals, contract_fixture
+from tests.sources._fuzz import FUZZ, check, encode, keyed_json, mutate
+from tests.sources._helpers import PAYLOADS, assert_sign_round_trip, basic_auth, json_object, read_payload
 from tests.sources.conftest import documented_config, hex_hmac, without_each_key
-from tests.sources.test_fuzz import json_values, mutate
 
 SECRET = "s3cret"
-OWN = Path(__file__).parent / "payloads" / "pagerduty"
+OWN = PAYLOADS / "pagerduty"
 INCIDENT_URL = "https://acme.pagerduty.com/incidents/Q2K9X7NM4HB1C"
 
 # (fixture, [expected event fields]); paths starting with "own/" are under payloads/pagerduty/.
@@ -165,13 +164,11 @@ def source(secret: str | None = None, previous: str | None = None) -> PagerDutyS
 
 
 def read(read_fixture: Callable[[str], bytes], path: str) -> bytes:
-    return (OWN / path.removeprefix("own/")).read_bytes() if path.startswith("own/") else read_fixture(path)
+    return read_payload(read_fixture, OWN, path)
 
 
 def load(read_fixture: Callable[[str], bytes], path: str) -> dict[str, Any]:
-    data = json.loads(read(read_fixture, path))
-    assert isinstance(data, dict)
-    return data
+    return json_object(read(read_fixture, path))
 
 
 def fields(event: NormalizedEvent, wanted: dict[str, Any]) -> dict[str, Any]:
@@ -405,11 +402,9 @@ def test_signature_over_other_bytes_is_unauthorized(read_fixture: Callable[[str]
 
 
 def test_v2_basic_credentials_from_the_url_pass() -> None:
-    good = base64.b64encode(f"pagerduty:{SECRET}".encode()).decode()
-    source(SECRET).verify({"authorization": f"Basic {good}"}, b"{}")
-    bad = base64.b64encode(b"pagerduty:wrong").decode()
+    source(SECRET).verify({"authorization": basic_auth("pagerduty", SECRET)}, b"{}")
     with pytest.raises(Unauthorized, match="Authorization"):
-        source(SECRET).verify({"authorization": f"Basic {bad}"}, b"{}")
+        source(SECRET).verify({"authorization": basic_auth("pagerduty", "wrong")}, b"{}")
 
 
 def test_no_secret_accepts_anything() -> None:
@@ -432,10 +427,7 @@ def test_config_forbids_unknown_keys() -> None:
 
 def test_sign_produces_what_verify_accepts(read_fixture: Callable[[str], bytes]) -> None:
     body = read_fixture("pagerduty/v3-service-updated.json")
-    signed = source(SECRET).sign(body)
-    assert signed == {"X-PagerDuty-Signature": f"v1={hex_hmac(SECRET, body)}"}
-    source(SECRET).verify({name.lower(): value for name, value in signed.items()}, body)
-    assert source().sign(body) == {}
+    assert_sign_round_trip(source(SECRET), source(), body, {"X-PagerDuty-Signature": f"v1={hex_hmac(SECRET, body)}"})
 
 
 def test_documented_example_config_validates() -> None:
@@ -447,10 +439,7 @@ def test_documented_example_config_validates() -> None:
 # HTTP contract: every fixture through the real server, signed as PagerDuty signs.
 
 
-@pytest.fixture(scope="module")
-def contract(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContractServer]:
-    with contract_server("pagerduty", tmp_path_factory) as server:
-        yield server
+contract = contract_fixture("pagerduty")
 
 
 def stored(expected: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -477,44 +466,30 @@ def test_contract_fixture_is_accepted_and_stored(
 
 
 def test_contract_refusals(contract: ContractServer, read_fixture: Callable[[str], bytes]) -> None:
-    body = read_fixture("pagerduty/v3-incident-priority_updated.json")
-    assert contract.post(body, HEADERS, secret="not-the-secret").status_code == 401
-    assert contract.post(body, HEADERS, sign=False).status_code == 401
-    refused = contract.post(read_fixture("splunk/search-alert-one-result.json"), HEADERS)
-    assert refused.status_code == 422
-    assert "PagerDuty" in refused.json()["error"]
+    assert_refusals(
+        contract,
+        read_fixture("pagerduty/v3-incident-priority_updated.json"),
+        read_fixture("splunk/search-alert-one-result.json"),
+        "PagerDuty",
+        HEADERS,
+    )
 
 
 # Property tests: any body gives events or a SourceError, nothing else.
 
-FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FIXTURE_POOL = [case[0] for case in FIXTURES]
 SHAPED_KEYS = ["event", "event_type", "data", "type", "incident", "status", "priority", "summary", "urgency",
                "service", "messages", "log_entries", "channel", "id", "title", "html_url", "occurred_at"]  # fmt: skip
-shaped = st.recursive(
-    json_values,
-    lambda children: (
-        st.dictionaries(st.sampled_from(SHAPED_KEYS), children, max_size=5) | st.lists(children, max_size=3)
-    ),
-    max_leaves=25,
-)
-
-
-def check(body: bytes) -> None:
-    try:
-        events = source().parse({}, body)
-    except SourceError:
-        return
-    assert all(isinstance(event, NormalizedEvent) for event in events)
+shaped = keyed_json(SHAPED_KEYS, max_size=5)
 
 
 @FUZZ
 @given(value=shaped)
 def test_random_json(value: Any) -> None:
-    check(json.dumps(value).encode())
+    check(source(), {}, encode(value))
 
 
 @FUZZ
 @given(data=st.data(), path=st.sampled_from(FIXTURE_POOL))
 def test_mutated_fixtures(read_fixture: Callable[[str], bytes], data: st.DataObject, path: str) -> None:
-    check(json.dumps(mutate(data, load(read_fixture, path))).encode())
+    check(source(), {}, encode(mutate(data, load(read_fixture, path))))

@@ -8,16 +8,15 @@ described in that folder's SOURCES.md.
 
 from __future__ import annotations
 
-import base64
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -26,12 +25,13 @@ from liberation_guardian.events import Severity, Status
 from liberation_guardian.sources import registry
 from liberation_guardian.sources.base import SourceConfig
 from liberation_guardian.sources.prtg import PrtgConfig, PrtgSource
-from tests.sources._contract import ContractServer, assert_fields, contract_server
+from tests.sources._contract import ContractServer, assert_fields, assert_refusals, contract_fixture
+from tests.sources._fuzz import FUZZ, check, encode, json_values, mutate, shaped_values
+from tests.sources._helpers import PAYLOADS, basic_auth, json_object
 from tests.sources.conftest import documented_config, without_each_key
-from tests.sources.test_fuzz import check, encode, json_values, mutate, shaped_values
 
 SECRET = "s3cret"
-OWN = Path(__file__).parent / "payloads" / "prtg"
+OWN = PAYLOADS / "prtg"
 FORM = {"content-type": "application/x-www-form-urlencoded"}
 SWITCH_LINKS = ["https://prtg.example.com/sensor.htm?id=2045", "https://prtg.example.com/device.htm?id=2044"]
 
@@ -81,9 +81,7 @@ def source(secret: str | None = None, **config: Any) -> PrtgSource:
 
 
 def load(name: str) -> dict[str, Any]:
-    data = json.loads((OWN / name).read_bytes())
-    assert isinstance(data, dict)
-    return data
+    return json_object((OWN / name).read_bytes())
 
 
 def summary(headers: dict[str, str], body: bytes) -> dict[str, Any]:
@@ -240,7 +238,7 @@ def test_any_field_removed_still_parses_or_is_invalid(name: str) -> None:
 @pytest.mark.parametrize(
     "headers",
     [
-        {"authorization": "Basic " + base64.b64encode(f"prtg:{SECRET}".encode()).decode()},
+        {"authorization": basic_auth("prtg", SECRET)},
         {"authorization": f"Bearer {SECRET}"},
         {"x-guardian-token": SECRET},
     ],
@@ -254,7 +252,7 @@ def test_right_secret_passes(headers: dict[str, str]) -> None:
     ("headers", "reason"),
     [
         ({}, "missing X-Guardian-Token"),
-        ({"authorization": "Basic " + base64.b64encode(b"prtg:wrong").decode()}, "do not match"),
+        ({"authorization": basic_auth("prtg", "wrong")}, "do not match"),
         ({"authorization": "Basic !!!"}, "not valid base64"),
         ({"x-guardian-token": "wrong"}, "does not match"),
     ],
@@ -298,10 +296,7 @@ def test_documented_payload_is_one_json_line_with_every_field_read() -> None:
 # --- HTTP contract --------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def contract(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContractServer]:
-    with contract_server("prtg", tmp_path_factory) as server:
-        yield server
+contract = contract_fixture("prtg")
 
 
 def stored(name: str) -> dict[str, Any]:
@@ -317,12 +312,11 @@ def stored(name: str) -> dict[str, Any]:
 
 
 def test_contract_every_payload_is_stored_normalized(contract: ContractServer) -> None:
-    basic = base64.b64encode(f"prtg:{contract.secret}".encode()).decode()
     for name in CASES:
         # PRTG labels the JSON form-encoded and sends the URL credentials as Basic.
         answer = contract.post(
             (OWN / name).read_bytes(),
-            {"Content-Type": "application/x-www-form-urlencoded", "Authorization": f"Basic {basic}"},
+            {"Content-Type": "application/x-www-form-urlencoded", "Authorization": basic_auth("prtg", contract.secret)},
             sign=False,
         )
         assert_fields(contract.events(answer), [stored(name)])
@@ -333,17 +327,13 @@ def test_contract_every_payload_is_stored_normalized(contract: ContractServer) -
 
 
 def test_contract_refusals(contract: ContractServer, read_fixture: Callable[[str], bytes]) -> None:
-    body = (OWN / "down.json").read_bytes()
-    assert contract.post(body, secret="not-the-secret").status_code == 401
-    assert contract.post(body, sign=False).status_code == 401
-    refused = contract.post(read_fixture("sentry/issue-created.json"))
-    assert refused.status_code == 422
-    assert "not a PRTG notification" in refused.json()["error"]
+    assert_refusals(
+        contract, (OWN / "down.json").read_bytes(), read_fixture("sentry/issue-created.json"), "not a PRTG notification"
+    )
 
 
 # --- property tests -------------------------------------------------------------------------------
 
-FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 POOL = [load(path.name) for path in sorted(OWN.glob("*.json"))]
 HEADERS = st.sampled_from([{}, FORM, {"content-type": "application/json"}])
 

@@ -9,7 +9,7 @@ confirmation `Token` as published.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from liberation_guardian.sources._redact import REDACTED, redact_json
 from liberation_guardian.sources.cloudwatch import CloudWatchConfig, CloudWatchSource
 from liberation_guardian.sources.github import GitHubConfig, GitHubSource
 from liberation_guardian.sources.rollbar import RollbarConfig, RollbarSource
-from tests.sources._contract import TOKEN, ContractServer, contract_server
+from tests.sources._contract import TOKEN, ContractServer, contract_fixture
 
 LEAKED = "aio_Zq3T8vYk2LmN5pR7wX1cB4dF6gH9"
 ALERT = "github/secret_scanning_alert-reopened.json"
@@ -122,10 +122,7 @@ def test_cloudwatch_redacts_a_confirmation_token_in_the_lambda_form(read_fixture
 # --- through the real server and the offline runner --------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def contract(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContractServer]:
-    with contract_server("github", tmp_path_factory) as server:
-        yield server
+contract = contract_fixture("github")
 
 
 def database_bytes(contract: ContractServer) -> bytes:

@@ -13,6 +13,7 @@ from liberation_guardian.errors import PayloadInvalid, PayloadMalformed, Unautho
 from liberation_guardian.events import Severity, Status, UserImpact
 from liberation_guardian.sources import registry
 from liberation_guardian.sources.sentry import SentryConfig, SentrySource
+from tests.sources._helpers import assert_sign_round_trip, json_object
 from tests.sources.conftest import documented_config, hex_hmac, without_each_key
 
 SECRET = "s3cret"
@@ -105,9 +106,7 @@ def source(secret: str | None = None) -> SentrySource:
 
 
 def load(read_fixture: Callable[[str], bytes], path: str) -> dict[str, Any]:
-    data = json.loads(read_fixture(path))
-    assert isinstance(data, dict)
-    return data
+    return json_object(read_fixture(path))
 
 
 @pytest.mark.parametrize("send_header", [True, False], ids=["header", "sniffed"])
@@ -333,10 +332,7 @@ def test_config_marks_future_keys_and_forbids_unknown() -> None:
 
 def test_sign_produces_what_verify_accepts(read_fixture: Callable[[str], bytes]) -> None:
     body = read_fixture("sentry/issue-created.json")
-    signed = source(SECRET).sign(body)
-    assert signed == {"Sentry-Hook-Signature": hex_hmac(SECRET, body)}
-    source(SECRET).verify({name.lower(): value for name, value in signed.items()}, body)
-    assert source().sign(body) == {}
+    assert_sign_round_trip(source(SECRET), source(), body, {"Sentry-Hook-Signature": hex_hmac(SECRET, body)})
 
 
 def test_documented_example_config_validates() -> None:

@@ -9,12 +9,12 @@ of Snyk's webhook documentation; payloads/snyk/SOURCES.md says where each field 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from liberation_guardian.errors import PayloadInvalid, PayloadMalformed, Unauthorized
@@ -22,12 +22,13 @@ from liberation_guardian.events import Severity, Status
 from liberation_guardian.sources import registry
 from liberation_guardian.sources.base import SourceConfig
 from liberation_guardian.sources.snyk import SnykSource
-from tests.sources._contract import ContractServer, assert_fields, contract_server
+from tests.sources._contract import ContractServer, assert_fields, assert_refusals, contract_fixture
+from tests.sources._fuzz import FUZZ, check, encode, json_values, mutate, shaped_values
+from tests.sources._helpers import PAYLOADS, assert_sign_round_trip, json_object
 from tests.sources.conftest import documented_config, hex_hmac, without_each_key
-from tests.sources.test_fuzz import check, encode, json_values, mutate, shaped_values
 
 SECRET = "snyk-webhook-secret"
-OWN = Path(__file__).parent / "payloads" / "snyk"
+OWN = PAYLOADS / "snyk"
 SNAPSHOT, PING = "snyk/project_snapshot.json", "snyk/ping.json"
 GOOF = "af137b96-6966-46c1-826b-2e79ac49bbd9"
 GOOF_URL = f"https://app.snyk.io/org/4a18d42f-0706-4ad0-b127-24078731fbed/project/{GOOF}"
@@ -113,9 +114,7 @@ def read(read_fixture: Callable[[str], bytes]) -> Callable[[str], bytes]:
 
 
 def load(read: Callable[[str], bytes], name: str) -> dict[str, Any]:
-    data = json.loads(read(name))
-    assert isinstance(data, dict)
-    return data
+    return json_object(read(name))
 
 
 def event_header(name: str) -> dict[str, str]:
@@ -315,10 +314,7 @@ def test_no_secret_accepts_anything() -> None:
 
 def test_sign_produces_what_verify_accepts(read_fixture: Callable[[str], bytes]) -> None:
     body = read_fixture(SNAPSHOT)
-    signed = source(SECRET).sign(body)
-    assert signed == {"X-Hub-Signature": "sha256=" + hex_hmac(SECRET, body)}
-    source(SECRET).verify({name.lower(): value for name, value in signed.items()}, body)
-    assert source().sign(body) == {}
+    assert_sign_round_trip(source(SECRET), source(), body, {"X-Hub-Signature": "sha256=" + hex_hmac(SECRET, body)})
 
 
 def test_registered_with_group_and_scheme() -> None:
@@ -334,10 +330,7 @@ def test_documented_example_config_validates() -> None:
 # --- through the real server ---------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def contract(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContractServer]:
-    with contract_server("snyk", tmp_path_factory) as server:
-        yield server
+contract = contract_fixture("snyk")
 
 
 def test_http_contract_every_payload(contract: ContractServer, read: Callable[[str], bytes]) -> None:
@@ -351,18 +344,17 @@ def test_http_contract_every_payload(contract: ContractServer, read: Callable[[s
 
 
 def test_http_contract_refusals(contract: ContractServer, read_fixture: Callable[[str], bytes]) -> None:
-    body = read_fixture(SNAPSHOT)
-    headers = {"X-Snyk-Event": "project_snapshot/v0"}
-    assert contract.post(body, headers, secret="not-the-secret").status_code == 401
-    assert contract.post(body, headers, sign=False).status_code == 401
-    refused = contract.post(read_fixture("sonarqube/analysis-quality-gate-ok.json"), headers)
-    assert refused.status_code == 422
-    assert "project_snapshot" in refused.json()["error"]
+    assert_refusals(
+        contract,
+        read_fixture(SNAPSHOT),
+        read_fixture("sonarqube/analysis-quality-gate-ok.json"),
+        "project_snapshot",
+        {"X-Snyk-Event": "project_snapshot/v0"},
+    )
 
 
 # --- property tests --------------------------------------------------------------------------
 
-FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 HEADERS = st.dictionaries(
     st.sampled_from(["x-snyk-event", "x-snyk-timestamp"]),
     st.sampled_from(["ping/v0", "project_snapshot/v0", "project_snapshot", "", "?", "2020-09-25T15:27:53Z"]),

@@ -9,12 +9,12 @@ payloads/sonarqube/SOURCES.md says where each field comes from.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from liberation_guardian.errors import PayloadInvalid, PayloadMalformed, Unauthorized
@@ -22,12 +22,13 @@ from liberation_guardian.events import Severity, Status
 from liberation_guardian.sources import config_keys, registry
 from liberation_guardian.sources.base import SourceConfig
 from liberation_guardian.sources.sonarqube import SonarQubeSource
-from tests.sources._contract import ContractServer, assert_fields, contract_server
+from tests.sources._contract import ContractServer, assert_fields, assert_refusals, contract_fixture
+from tests.sources._fuzz import FUZZ, check, encode, json_values, mutate, shaped_values
+from tests.sources._helpers import PAYLOADS, assert_sign_round_trip, json_object
 from tests.sources.conftest import documented_config, hex_hmac, without_each_key
-from tests.sources.test_fuzz import check, encode, json_values, mutate, shaped_values
 
 SECRET = "sonar-webhook-secret"
-OWN = Path(__file__).parent / "payloads" / "sonarqube"
+OWN = PAYLOADS / "sonarqube"
 SHARED = "sonarqube/analysis-quality-gate-ok.json"
 DASHBOARD = "https://sonar.example.com/dashboard?id=acme%3Acheckout-api"
 
@@ -102,9 +103,7 @@ def read(read_fixture: Callable[[str], bytes]) -> Callable[[str], bytes]:
 
 
 def load(read: Callable[[str], bytes], name: str) -> dict[str, Any]:
-    data = json.loads(read(name))
-    assert isinstance(data, dict)
-    return data
+    return json_object(read(name))
 
 
 @pytest.mark.parametrize(("name", "expected"), CASES.items(), ids=list(CASES))
@@ -265,10 +264,7 @@ def test_no_secret_accepts_anything() -> None:
 
 def test_sign_produces_what_verify_accepts(read_fixture: Callable[[str], bytes]) -> None:
     body = read_fixture(SHARED)
-    signed = source(SECRET).sign(body)
-    assert signed == {"X-Sonar-Webhook-HMAC-SHA256": hex_hmac(SECRET, body)}
-    source(SECRET).verify({name.lower(): value for name, value in signed.items()}, body)
-    assert source().sign(body) == {}
+    assert_sign_round_trip(source(SECRET), source(), body, {"X-Sonar-Webhook-HMAC-SHA256": hex_hmac(SECRET, body)})
 
 
 def test_registered_with_group_alias_and_scheme() -> None:
@@ -286,10 +282,7 @@ def test_documented_example_config_validates() -> None:
 # --- through the real server ---------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def contract(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContractServer]:
-    with contract_server("sonarqube", tmp_path_factory) as server:
-        yield server
+contract = contract_fixture("sonarqube")
 
 
 def test_http_contract_every_payload(contract: ContractServer, read: Callable[[str], bytes]) -> None:
@@ -303,17 +296,11 @@ def test_http_contract_every_payload(contract: ContractServer, read: Callable[[s
 
 
 def test_http_contract_refusals(contract: ContractServer, read_fixture: Callable[[str], bytes]) -> None:
-    body = read_fixture(SHARED)
-    assert contract.post(body, secret="not-the-secret").status_code == 401
-    assert contract.post(body, sign=False).status_code == 401
-    refused = contract.post(read_fixture("snyk/project_snapshot.json"))
-    assert refused.status_code == 422
-    assert "SonarQube" in refused.json()["error"]
+    assert_refusals(contract, read_fixture(SHARED), read_fixture("snyk/project_snapshot.json"), "SonarQube")
 
 
 # --- property tests --------------------------------------------------------------------------
 
-FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 HEADERS = st.dictionaries(
     st.sampled_from(["x-sonarqube-project", "content-type"]), st.sampled_from(["", "k", "application/json"]), max_size=2
 )

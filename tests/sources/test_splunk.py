@@ -9,27 +9,26 @@ shaped like an Enterprise Security notable (with `urgency`).
 
 from __future__ import annotations
 
-import base64
 import json
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from liberation_guardian.errors import PayloadInvalid, PayloadMalformed, SourceError, Unauthorized
-from liberation_guardian.events import NormalizedEvent, Severity, Status
+from liberation_guardian.errors import PayloadInvalid, PayloadMalformed, Unauthorized
+from liberation_guardian.events import Severity, Status
 from liberation_guardian.sources import registry
 from liberation_guardian.sources.base import SourceConfig
 from liberation_guardian.sources.splunk import SplunkSource
-from tests.sources._contract import ContractServer, assert_fields, contract_server
+from tests.sources._contract import ContractServer, assert_fields, assert_refusals, contract_fixture
+from tests.sources._fuzz import FUZZ, check, encode, keyed_json, mutate
+from tests.sources._helpers import PAYLOADS, basic_auth, json_object, read_payload
 from tests.sources.conftest import documented_config, without_each_key
-from tests.sources.test_fuzz import json_values, mutate
 
 SECRET = "s3cret"
-OWN = Path(__file__).parent / "payloads" / "splunk"
+OWN = PAYLOADS / "splunk"
 SHARED = "splunk/search-alert-one-result.json"
 RESULTS = (
     "http://example.com:8000/app/search/search?q=%7Cloadjob%20rt_scheduler__admin__search__sudo_at_1483557185_2.2"
@@ -85,13 +84,11 @@ def source(secret: str | None = None) -> SplunkSource:
 
 
 def read(read_fixture: Callable[[str], bytes], path: str) -> bytes:
-    return (OWN / path.removeprefix("own/")).read_bytes() if path.startswith("own/") else read_fixture(path)
+    return read_payload(read_fixture, OWN, path)
 
 
 def load(read_fixture: Callable[[str], bytes], path: str) -> dict[str, Any]:
-    data = json.loads(read(read_fixture, path))
-    assert isinstance(data, dict)
-    return data
+    return json_object(read(read_fixture, path))
 
 
 def with_result(read_fixture: Callable[[str], bytes], **result: Any) -> bytes:
@@ -196,14 +193,13 @@ def test_any_field_removed_still_parses_or_is_invalid(read_fixture: Callable[[st
 
 
 def test_basic_and_bearer_pass() -> None:
-    basic = base64.b64encode(f"splunk:{SECRET}".encode()).decode()
-    source(SECRET).verify({"authorization": f"Basic {basic}"}, b"{}")
+    source(SECRET).verify({"authorization": basic_auth("splunk", SECRET)}, b"{}")
     source(SECRET).verify({"authorization": f"Bearer {SECRET}"}, b"{}")
 
 
 @pytest.mark.parametrize(
     "headers",
-    [{}, {"authorization": "Bearer wrong"}, {"authorization": "Basic " + base64.b64encode(b"splunk:no").decode()}],
+    [{}, {"authorization": "Bearer wrong"}, {"authorization": basic_auth("splunk", "no")}],
     ids=["missing", "wrong-token", "wrong-password"],
 )
 def test_bad_credentials_are_unauthorized(headers: dict[str, str]) -> None:
@@ -231,10 +227,7 @@ def test_documented_example_config_validates() -> None:
     assert SourceConfig.model_validate(documented_config("splunk")).webhook_secret_env == "SPLUNK_WEBHOOK_SECRET"
 
 
-@pytest.fixture(scope="module")
-def contract(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContractServer]:
-    with contract_server("splunk", tmp_path_factory) as server:
-        yield server
+contract = contract_fixture("splunk")
 
 
 def test_contract_fixtures_are_accepted_and_stored(
@@ -246,41 +239,21 @@ def test_contract_fixtures_are_accepted_and_stored(
 
 
 def test_contract_refusals(contract: ContractServer, read_fixture: Callable[[str], bytes]) -> None:
-    body = read_fixture(SHARED)
-    assert contract.post(body, secret="not-the-secret").status_code == 401
-    assert contract.post(body, sign=False).status_code == 401
-    refused = contract.post(read_fixture("opsgenie/alert-close.json"))
-    assert refused.status_code == 422
-    assert "Splunk" in refused.json()["error"]
+    assert_refusals(contract, read_fixture(SHARED), read_fixture("opsgenie/alert-close.json"), "Splunk")
 
 
-FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SHAPED_KEYS = ["sid", "search_name", "app", "owner", "results_link", "result", "host", "severity", "urgency",
                "_raw", "_time", "service", "message"]  # fmt: skip
-shaped = st.recursive(
-    json_values,
-    lambda children: (
-        st.dictionaries(st.sampled_from(SHAPED_KEYS), children, max_size=6) | st.lists(children, max_size=3)
-    ),
-    max_leaves=25,
-)
-
-
-def check(body: bytes) -> None:
-    try:
-        events = source().parse({}, body)
-    except SourceError:
-        return
-    assert all(isinstance(event, NormalizedEvent) for event in events)
+shaped = keyed_json(SHAPED_KEYS)
 
 
 @FUZZ
 @given(value=shaped)
 def test_random_json(value: Any) -> None:
-    check(json.dumps(value).encode())
+    check(source(), {}, encode(value))
 
 
 @FUZZ
 @given(data=st.data(), path=st.sampled_from([case[0] for case in FIXTURES]))
 def test_mutated_fixtures(read_fixture: Callable[[str], bytes], data: st.DataObject, path: str) -> None:
-    check(json.dumps(mutate(data, load(read_fixture, path))).encode())
+    check(source(), {}, encode(mutate(data, load(read_fixture, path))))

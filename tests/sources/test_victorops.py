@@ -10,27 +10,26 @@ triggers/incident-triggered/README.md). The values are our own.
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from liberation_guardian.errors import PayloadInvalid, PayloadMalformed, SourceError, Unauthorized
-from liberation_guardian.events import NormalizedEvent, Severity, Status
+from liberation_guardian.errors import PayloadInvalid, PayloadMalformed, Unauthorized
+from liberation_guardian.events import Severity, Status
 from liberation_guardian.sources import registry
 from liberation_guardian.sources.victorops import VictorOpsConfig, VictorOpsSource
-from tests.sources._contract import ContractServer, assert_fields, contract_server
+from tests.sources._contract import ContractServer, assert_fields, assert_refusals, contract_server
+from tests.sources._fuzz import FUZZ, check, encode, keyed_json, mutate
+from tests.sources._helpers import PAYLOADS, basic_auth, json_object, read_payload
 from tests.sources.conftest import documented_config, without_each_key
-from tests.sources.test_fuzz import json_values, mutate
 
 SECRET = "s3cret"
-OWN = Path(__file__).parent / "payloads" / "victorops"
+OWN = PAYLOADS / "victorops"
 RAW = "victorops/outbound-webhook-incident-raw.json"
 
 FIXTURES: list[tuple[str, dict[str, Any]]] = [
@@ -96,13 +95,11 @@ def source(secret: str | None = None, **config: Any) -> VictorOpsSource:
 
 
 def read(read_fixture: Callable[[str], bytes], path: str) -> bytes:
-    return (OWN / path.removeprefix("own/")).read_bytes() if path.startswith("own/") else read_fixture(path)
+    return read_payload(read_fixture, OWN, path)
 
 
 def load(read_fixture: Callable[[str], bytes], path: str) -> dict[str, Any]:
-    data = json.loads(read(read_fixture, path))
-    assert isinstance(data, dict)
-    return data
+    return json_object(read(read_fixture, path))
 
 
 def raw_with(read_fixture: Callable[[str], bytes], **changes: Any) -> bytes:
@@ -222,8 +219,7 @@ def test_any_field_removed_still_parses_or_is_invalid(read_fixture: Callable[[st
 
 def test_bearer_basic_and_custom_header() -> None:
     source(SECRET).verify({"authorization": f"Bearer {SECRET}"}, b"{}")
-    basic = base64.b64encode(f"victorops:{SECRET}".encode()).decode()
-    source(SECRET).verify({"authorization": f"Basic {basic}"}, b"{}")
+    source(SECRET).verify({"authorization": basic_auth("victorops", SECRET)}, b"{}")
     source(SECRET, auth_header="X-VO-Token").verify({"x-vo-token": SECRET}, b"{}")
 
 
@@ -279,42 +275,24 @@ def test_contract_fixtures_are_accepted_and_stored(
 
 
 def test_contract_refusals(contract: ContractServer, read_fixture: Callable[[str], bytes]) -> None:
-    body = read_fixture(RAW)
-    assert contract.post(body, secret="not-the-secret").status_code == 401
-    assert contract.post(body, sign=False).status_code == 401
-    refused = contract.post(read_fixture("gcp-monitoring/incident-closed-v1.2.json"))
-    assert refused.status_code == 422
-    assert "Splunk On-Call" in refused.json()["error"]
+    assert_refusals(
+        contract, read_fixture(RAW), read_fixture("gcp-monitoring/incident-closed-v1.2.json"), "Splunk On-Call"
+    )
 
 
-FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SHAPED_KEYS = ["incident", "alert", "state", "INCIDENT.INCIDENT_NAME", "INCIDENT.CURRENT_PHASE", "ALERT.message_type",
                "ALERT.entity_id", "STATE.INFO_URL", "current_phase", "message_type", "entity_id", "teams_paged",
                "INCIDENT.TEAMS_PAGED.0", "STATE.RESOLVED_AT", "incident_name"]  # fmt: skip
-shaped = st.recursive(
-    json_values,
-    lambda children: (
-        st.dictionaries(st.sampled_from(SHAPED_KEYS), children, max_size=6) | st.lists(children, max_size=3)
-    ),
-    max_leaves=25,
-)
-
-
-def check(body: bytes) -> None:
-    try:
-        events = source().parse({}, body)
-    except SourceError:
-        return
-    assert all(isinstance(event, NormalizedEvent) for event in events)
+shaped = keyed_json(SHAPED_KEYS)
 
 
 @FUZZ
 @given(value=shaped)
 def test_random_json(value: Any) -> None:
-    check(json.dumps(value).encode())
+    check(source(), {}, encode(value))
 
 
 @FUZZ
 @given(data=st.data(), path=st.sampled_from([case[0] for case in FIXTURES]))
 def test_mutated_fixtures(read_fixture: Callable[[str], bytes], data: st.DataObject, path: str) -> None:
-    check(json.dumps(mutate(data, load(read_fixture, path))).encode())
+    check(source(), {}, encode(mutate(data, load(read_fixture, path))))

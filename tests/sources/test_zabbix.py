@@ -8,14 +8,13 @@ what Zabbix's own Grafana OnCall media type sends; their origin is described in 
 
 from __future__ import annotations
 
-import base64
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -24,12 +23,13 @@ from liberation_guardian.events import Severity, Status
 from liberation_guardian.sources import registry
 from liberation_guardian.sources.base import SourceConfig
 from liberation_guardian.sources.zabbix import ZabbixConfig, ZabbixSource
-from tests.sources._contract import ContractServer, assert_fields, contract_server
+from tests.sources._contract import ContractServer, assert_fields, assert_refusals, contract_fixture
+from tests.sources._fuzz import FUZZ, check, encode, json_values, mutate, shaped_values
+from tests.sources._helpers import PAYLOADS, basic_auth, json_files, json_object, read_payload
 from tests.sources.conftest import documented_config, without_each_key
-from tests.sources.test_fuzz import check, encode, json_values, mutate, shaped_values
 
 SECRET = "s3cret"
-OWN = Path(__file__).parent / "payloads" / "zabbix"
+OWN = PAYLOADS / "zabbix"
 KEY = "zabbix:13500:db-01"
 EVENT_LINK = "https://zabbix.example.com/tr_events.php?triggerid=13500&eventid=23857"
 TITLE = "High CPU utilization (over 90% for 5m)"
@@ -110,13 +110,11 @@ def source(secret: str | None = None, **config: Any) -> ZabbixSource:
 
 
 def read(read_fixture: Callable[[str], bytes], path: str) -> bytes:
-    return (OWN / path.removeprefix("own/")).read_bytes() if path.startswith("own/") else read_fixture(path)
+    return read_payload(read_fixture, OWN, path)
 
 
 def load(read_fixture: Callable[[str], bytes], path: str) -> dict[str, Any]:
-    data = json.loads(read(read_fixture, path))
-    assert isinstance(data, dict)
-    return data
+    return json_object(read(read_fixture, path))
 
 
 def with_fields(read_fixture: Callable[[str], bytes], path: str, **fields: Any) -> bytes:
@@ -308,7 +306,7 @@ def test_any_field_removed_still_parses_or_is_invalid(read_fixture: Callable[[st
         {"x-guardian-token": SECRET},
         {"x-guardian-token": f"  {SECRET} "},
         {"authorization": f"Bearer {SECRET}"},
-        {"authorization": "Basic " + base64.b64encode(f"zabbix:{SECRET}".encode()).decode()},
+        {"authorization": basic_auth("zabbix", SECRET)},
     ],
     ids=["token", "token-padded", "bearer", "basic"],
 )
@@ -381,10 +379,7 @@ def test_documented_parameters_match_what_is_read() -> None:
 # --- HTTP contract --------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def contract(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContractServer]:
-    with contract_server("zabbix", tmp_path_factory) as server:
-        yield server
+contract = contract_fixture("zabbix")
 
 
 def stored(path: str) -> dict[str, Any]:
@@ -413,20 +408,14 @@ def test_contract_every_payload_is_stored_normalized(
 
 def test_contract_refusals(contract: ContractServer, read_fixture: Callable[[str], bytes]) -> None:
     body = read(read_fixture, "own/problem.json")
-    assert contract.post(body, secret="not-the-secret").status_code == 401
-    assert contract.post(body, sign=False).status_code == 401
-    basic = base64.b64encode(f"zabbix:{contract.secret}".encode()).decode()
-    assert contract.post(body, {"Authorization": f"Basic {basic}"}, sign=False).status_code == 202
-    refused = contract.post(read_fixture("sentry/issue-created.json"))
-    assert refused.status_code == 422
-    assert "not a Zabbix payload" in refused.json()["error"]
+    assert_refusals(contract, body, read_fixture("sentry/issue-created.json"), "not a Zabbix payload")
+    assert contract.post(body, {"Authorization": basic_auth("zabbix", contract.secret)}, sign=False).status_code == 202
     assert contract.post(body[:-3]).status_code == 400
 
 
 # --- property tests -------------------------------------------------------------------------------
 
-FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-POOL = [json.loads(path.read_bytes()) for path in sorted(OWN.glob("*.json"))]
+POOL = json_files(OWN)
 
 
 @FUZZ
