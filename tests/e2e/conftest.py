@@ -58,6 +58,7 @@ integrations:
     webhook:
       enabled: true
       url_env: "OUTGOING_WEBHOOK_URL"
+      timeout_seconds: 1
 delivery:
   initial_backoff_seconds: 0.1
   max_backoff_seconds: 0.5

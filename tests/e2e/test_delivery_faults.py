@@ -87,3 +87,25 @@ def test_a_receiver_rate_limiting_for_a_while_delays_only_itself(stack: Stack, f
     # Three answers of 429 with Retry-After: 1 are honoured (the backoff alone would be ~0.1-0.5 s).
     assert hook_seconds >= 3
     assert len(stack.hooks.requests) == 4 and len({r.headers["idempotency-key"] for r in hooks}) == 1
+
+
+def test_a_receiver_timing_out_delays_only_itself_and_gets_its_message_once(stack: Stack, fixtures_dir: Path) -> None:
+    for _ in range(2):
+        stack.hooks.respond_with(200, "ok", delay=3.0)  # past the webhook's 1 s timeout
+    body = (fixtures_dir / "sentry" / "issue-created.json").read_bytes()
+    started = time.monotonic()
+    assert (
+        httpx.post(stack.url + "/webhook/sentry", content=body, headers=sentry_headers(body, "issue")).status_code
+        == 202
+    )
+    stack.slack.wait_for(1, timeout=10)
+    assert time.monotonic() - started < 2  # Slack does not wait for the slow receiver
+    hooks = stack.hooks.wait_for(3, timeout=20)
+    stack.server.wait_until(
+        lambda: [d["status"] for d in deliveries(stack) if d["channel"] == "webhook"] == ["delivered"],
+        what="the webhook delivery",
+    )
+    [webhook] = [d for d in deliveries(stack) if d["channel"] == "webhook"]
+    assert webhook["attempts"] == 3
+    # The receiver saw the message three times, always with one idempotency key: it keeps one.
+    assert len({r.headers["idempotency-key"] for r in hooks}) == 1
