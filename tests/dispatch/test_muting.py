@@ -107,3 +107,20 @@ def test_inhibited_incidents_are_sent_once_their_cause_resolves(harness_factory:
     h.resolve("Node n1 down", labels={"alertname": "NodeDown", "node": "n1"}, grouping_key="n1")
     titles = [s.notification["title"] for s in h.advance(60) if s.channel == "slack"]
     assert sorted(titles) == ["Node n1 down", "Pod api-0 crashlooping"]  # the resolution, and the pod at last
+
+
+def test_a_repeat_due_while_every_incident_is_muted_waits_instead_of_spinning(
+    harness_factory: Callable[[str], Harness],
+) -> None:
+    h = harness_factory(NODES.replace("group_interval: 1m", "group_interval: 1m\n    repeat_interval: 10m"))
+    h.event("Pod api-0 crashlooping", labels={"alertname": "PodCrashLooping", "node": "n1"})
+    assert len(h.advance(0)) == 1
+    h.advance(60)
+    h.event("Node n1 down", labels={"alertname": "NodeDown", "node": "n1"}, severity=Severity.critical)
+    h.advance(0)
+    h.advance(9 * 60)  # the pod's repeat is due now, but the node down mutes it
+    with h.sessions() as session:
+        from liberation_guardian.store.models import NotificationGroup
+
+        timers = [g.next_flush_at for g in session.query(NotificationGroup).all() if g.next_flush_at]
+    assert timers and all(t > h.clock() for t in timers)

@@ -195,9 +195,13 @@ class Dispatcher:
         if send:
             self._send(session, group, route, send, incidents, repeat, now)
         still_open = [m for m in members if self._repeatable(m, incidents[m.incident_id], None)]
-        timers = release + (
-            [group.last_flushed_at + route.repeat_interval] if still_open and group.last_flushed_at else []
-        )
+        timers = list(release)
+        if still_open and group.last_flushed_at:
+            repeat_at = group.last_flushed_at + route.repeat_interval
+            if repeat_at <= now:
+                # A repeat was due but every open incident is muted: look again later, never at once.
+                repeat_at = now + max(route.group_interval, RECHECK_MUTED)
+            timers.append(repeat_at)
         group.next_flush_at = min(timers) if timers else None
         return 1 if send else 0
 
