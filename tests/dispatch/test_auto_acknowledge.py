@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 from sqlalchemy import func, select
 
@@ -66,3 +67,16 @@ def test_an_opsgenie_answer_about_our_alert_acknowledges_then_resolves_our_incid
     assert h.incident("Disk almost full").status == "resolved"
     with h.sessions() as session:
         assert session.scalar(select(func.count()).select_from(Incident)) == 1
+
+
+def test_re_sends_of_a_still_firing_alert_are_not_recurrences(harness_factory: Callable[[str], Harness]) -> None:
+    h = harness_factory(RULES)
+    started = h.clock() - timedelta(minutes=1)
+    title = "Rate limit exceeded on search, temporary"
+    for _ in range(20):  # Alertmanager's reminders: the same alert, the same startsAt
+        h.event(title, severity=Severity.low, occurred_at=started)
+        h.advance(120)
+    incident = h.incident(title)
+    assert (incident.status, incident.occurrences) == ("acknowledged", 1)
+    h.event(title, severity=Severity.low, occurred_at=h.clock())  # it fired anew
+    assert h.incident(title).occurrences == 2

@@ -144,8 +144,16 @@ def _advance(incident: Incident, transition: Transition) -> Transition:
 
 
 def _count(incident: Incident, event: Event, grouping: GroupingConfig) -> None:
-    """Count a firing event and re-derive the frequency class over a tumbling window."""
+    """Count a firing event and re-derive the frequency class over a tumbling window.
+
+    An event that repeats the latest occurrence (same time of occurrence, as a tool's
+    reminder of a still-firing alert carries) only moves `last_seen`.
+    """
     now = event.received_at
+    if event.occurred_at is not None and event.occurred_at == incident.last_occurred_at:
+        incident.last_seen = max(incident.last_seen, now)
+        return
+    incident.last_occurred_at = event.occurred_at
     incident.occurrences += 1
     incident.last_seen = max(incident.last_seen, now)
     if now - incident.window_start > timedelta(minutes=grouping.window_minutes):

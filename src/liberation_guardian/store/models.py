@@ -123,6 +123,9 @@ class Incident(Base):
     resolved_at: Mapped[datetime | None]
     resolved_by: Mapped[str | None] = mapped_column(String(255))
     labels: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    # When the latest counted occurrence happened, by the source's clock: a re-send of the same
+    # firing alert (Alertmanager repeats every few minutes with the same startsAt) is not a new one.
+    last_occurred_at: Mapped[datetime | None]
 
 
 class Decision(Base):
