@@ -59,4 +59,23 @@ decision_rules:
     conditions:
       - always_escalate: true
       - notification_channels: ["slack", "email"]
+
+# Who hears about what, when: without this section escalations go to the channels above at
+# once and everything else to Slack (or the log). See docs/routing.md; try a tree with
+# `liberation-guardian route-test severity=critical action=escalate`.
+# routing:
+#   receivers:
+#     team: {channels: [slack]}
+#   route:
+#     receiver: team
+#     group_by: [alertname, service]
+#     group_wait: 30s
+#     group_interval: 5m
+#     repeat_interval: 4h
+#     routes:
+#       - matchers: ['action="auto_acknowledge"']
+#         receiver: none
+#       - matchers: ['action="escalate"']
+#         receiver: escalation
+#         group_wait: 0s
 """
