@@ -15,6 +15,12 @@ CATEGORIES: dict[str, re.Pattern[str]] = {
         r"|secret scanning|certificate (expired|invalid)|tls handshake|ssl",
         re.I,
     ),
+    "dependency": re.compile(
+        r"dependabot|vulnerable (package|dependenc)|npm audit|outdated (package|dependenc)|advisory|\bghsa-"
+        r"|dependency (update|conflict|resolution)|eresolve|peer dep",
+        re.I,
+    ),
+    "cost": re.compile(r"\bcost\b|billing|budget|spend(ing)?\b|invoice|\bcharges?\b", re.I),
     "database": re.compile(r"database|\bdb\b|sql|postgres|mysql|mariadb|mongo|redis|deadlock|connection pool", re.I),
     "ci": re.compile(r"\bci\b|pipeline|build (failed|failure)|workflow|test(s)? fail|lint|job failed|check run", re.I),
     "availability": re.compile(
