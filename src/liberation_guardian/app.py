@@ -17,6 +17,7 @@ from liberation_guardian import __version__
 from liberation_guardian.act.notify import templates
 from liberation_guardian.act.notify.base import Channel
 from liberation_guardian.act.notify.console import ConsoleChannel
+from liberation_guardian.api.feedback import router as feedback_router
 from liberation_guardian.api.routes import router as api_router
 from liberation_guardian.api.silences import router as silences_router
 from liberation_guardian.config import LoadedConfig
@@ -110,6 +111,7 @@ def create_app(config: LoadedConfig, *, notify: bool = True) -> FastAPI:
     app.add_middleware(WebhookMiddleware, receiver=receiver)
     app.include_router(api_router)
     app.include_router(silences_router)
+    app.include_router(feedback_router)
     app.include_router(health_router)
     app.include_router(slack_actions_router)
     _install_error_handlers(app)

@@ -80,3 +80,19 @@ def test_re_sends_of_a_still_firing_alert_are_not_recurrences(harness_factory: C
     assert (incident.status, incident.occurrences) == ("acknowledged", 1)
     h.event(title, severity=Severity.low, occurred_at=h.clock())  # it fired anew
     assert h.incident(title).occurrences == 2
+
+
+def test_every_resolved_episode_is_kept_in_the_resolution_history(harness_factory: Callable[[str], Harness]) -> None:
+    h = harness_factory("")
+    for _ in range(2):
+        h.event("Disk almost full", severity=Severity.high, grouping_key="disk")
+        h.resolve("Disk almost full", grouping_key="disk")
+    with h.sessions() as session:
+        from liberation_guardian.store.models import Resolution
+
+        rows = session.scalars(select(Resolution).order_by(Resolution.id)).all()
+        assert [(r.resolved_by, r.action, r.category) for r in rows] == [
+            ("source:alertmanager", "investigate", "infrastructure"),
+            ("source:alertmanager", "investigate", "infrastructure"),
+        ]
+        assert rows[0].transition_seq < rows[1].transition_seq

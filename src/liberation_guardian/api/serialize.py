@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from liberation_guardian.store.models import Decision, Delivery, Event, Incident
+from liberation_guardian.store.models import Decision, Delivery, Event, Feedback, Incident
 
 
 def _time(value: datetime | None) -> str | None:
@@ -109,3 +109,19 @@ def _payload(body: str) -> Any:
         return json.loads(body)
     except ValueError:
         return body
+
+
+def feedback(row: Feedback) -> dict[str, Any]:
+    """A piece of feedback as the API shows it."""
+    return {
+        "id": row.id,
+        "incident_id": row.incident_id,
+        "decision_id": row.decision_id,
+        "verdict": "correct" if row.correct else "wrong",
+        "action": row.action,
+        "severity": row.severity,
+        "category": row.category,
+        "comment": row.comment,
+        "by": row.author,
+        "created_at": _time(row.created_at),
+    }

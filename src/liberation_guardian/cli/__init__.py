@@ -9,6 +9,8 @@ import click
 from liberation_guardian import __version__
 from liberation_guardian.cli._common import config_option
 from liberation_guardian.cli.check import check_config
+from liberation_guardian.cli.eval import eval_command
+from liberation_guardian.cli.feedback import feedback_command
 from liberation_guardian.cli.incident import ack_command, resolve_command
 from liberation_guardian.cli.init import init
 from liberation_guardian.cli.replay import replay
@@ -39,6 +41,8 @@ for command in (
     route_test,
     ack_command,
     resolve_command,
+    feedback_command,
+    eval_command,
 ):
     cli.add_command(command)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from liberation_guardian.act.notify.base import Notification
@@ -20,7 +21,7 @@ from liberation_guardian.dispatch.dispatcher import Dispatcher
 from liberation_guardian.dispatch.labels import incident_labels
 from liberation_guardian.events import Link, Severity
 from liberation_guardian.group.incidents import AUTOMATIC, IncidentStatus, Transition
-from liberation_guardian.store.models import Decision, Event, Incident, utcnow
+from liberation_guardian.store.models import Decision, Event, Incident, Resolution, utcnow
 from liberation_guardian.triage.base import Action, Verdict
 
 
@@ -73,7 +74,21 @@ class Policy:
         return decision
 
     def record_resolution(self, session: Session, incident: Incident, event: Event | None) -> None:
-        """Tell whoever heard about this incident that it is resolved."""
+        """Keep the episode in the resolution history and tell whoever heard about it that it is resolved."""
+        last = session.scalar(
+            select(Decision).where(Decision.incident_id == incident.id).order_by(Decision.id.desc()).limit(1)
+        )
+        session.add(
+            Resolution(
+                incident_id=incident.id,
+                transition_seq=incident.transition_seq,
+                resolved_at=incident.resolved_at or self.clock(),
+                resolved_by=incident.resolved_by or "source",
+                action=last.action if last else None,
+                category=last.category if last else None,
+                pattern_id=(last.details or {}).get("pattern_id") if last else None,
+            )
+        )
         labels = dict(incident.labels or {})
         if labels:
             labels["status"] = incident.status

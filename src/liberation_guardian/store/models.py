@@ -256,3 +256,84 @@ class Escalation(Base):
     notification: Mapped[dict[str, Any]] = mapped_column(default=dict)
     next_at: Mapped[datetime | None]
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Pattern(Base):
+    """A knowledge-base entry: how to recognize a kind of problem, what to do, and the evidence for it.
+
+    `confidence` is derived from the evidence (occurrences, successes, failures, human
+    confirmations and rejections), never set by hand; `origin` says where the pattern came
+    from (builtin pack, learned from incidents, imported from a community pack, written by a
+    person) and `status` whether it may decide (`active`) or waits for review (`proposed`).
+    """
+
+    __tablename__ = "patterns"
+    __table_args__ = (Index("ix_patterns_status", "status"),)
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    origin: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    title: Mapped[str] = mapped_column(Text)
+    match: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    category: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(32))
+    runbook: Mapped[str] = mapped_column(Text, default="")
+    fix_template: Mapped[str | None] = mapped_column(String(128))
+    tags: Mapped[list[Any]] = mapped_column(default=list)
+    occurrences: Mapped[int] = mapped_column(default=0)
+    successes: Mapped[int] = mapped_column(default=0)
+    failures: Mapped[int] = mapped_column(default=0)
+    confirmations: Mapped[int] = mapped_column(default=0)
+    rejections: Mapped[int] = mapped_column(default=0)
+    confidence: Mapped[float] = mapped_column(Float, default=0.5)
+    provenance: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Feedback(Base):
+    """A person's verdict on a decision: right, or wrong with what it should have been."""
+
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    decision_id: Mapped[int | None] = mapped_column(ForeignKey("decisions.id"))
+    correct: Mapped[bool]
+    action: Mapped[str | None] = mapped_column(String(32))
+    severity: Mapped[str | None] = mapped_column(String(16))
+    category: Mapped[str | None] = mapped_column(String(64))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    author: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Resolution(Base):
+    """How one incident episode ended: who resolved it, what was done, and what became of it."""
+
+    __tablename__ = "resolutions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    transition_seq: Mapped[int] = mapped_column(Integer)
+    resolved_at: Mapped[datetime]
+    resolved_by: Mapped[str] = mapped_column(String(255))
+    action: Mapped[str | None] = mapped_column(String(32))
+    category: Mapped[str | None] = mapped_column(String(64))
+    pattern_id: Mapped[str | None] = mapped_column(String(128))
+    outcome: Mapped[str] = mapped_column(String(32), default="resolved")
+    notes: Mapped[str] = mapped_column(Text, default="")
+
+
+class Playbook(Base):
+    """Infrastructure know-how: the steps that apply to incidents matching `applies_to`."""
+
+    __tablename__ = "playbooks"
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    title: Mapped[str] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(String(64))
+    applies_to: Mapped[list[Any]] = mapped_column(default=list)
+    steps: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

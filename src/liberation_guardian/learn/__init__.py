@@ -1,0 +1,1 @@
+"""Learning: what became of decisions (outcomes, resolutions) and what people said of them (feedback)."""

@@ -1,0 +1,216 @@
+"""Score the triage chain against a labeled corpus: how often it is right, and how safely it is wrong.
+
+A corpus is a folder of JSON Lines files (or one file); each line is one payload as a tool
+sends it, with the labels a careful operator gave it (see docs/eval.md):
+
+    {"id": "sentry-001", "source": "sentry", "headers": {...}, "payload": {...},
+     "expected": {"action": "escalate", "severity": "critical", "category": "database"},
+     "must_escalate": true, "why": "..."}
+
+Every event the payload parses into is decided as a first occurrence (`opened`), by the
+same chain the pipeline uses, and compared with the labels. The figures:
+
+- action and severity accuracy; category macro-F1 (the mean F1 over the categories that
+  occur in the labels or the answers);
+- critical recall: of the events that must escalate, the share that did (target 1.0);
+- unsafe acknowledgements: events that must escalate but were acknowledged (target 0);
+- expected calibration error of the decisions' confidence against action correctness
+  (10 equal-width bins).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from liberation_guardian import sources
+from liberation_guardian.errors import SourceError
+from liberation_guardian.events import Frequency, NormalizedEvent
+from liberation_guardian.triage.base import Action, Case, TriageChain, Verdict
+from liberation_guardian.triage.category import categorize
+
+BINS = 10
+
+
+@dataclass(frozen=True)
+class Labeled:
+    """One corpus line."""
+
+    id: str
+    source: str
+    headers: dict[str, str]
+    payload: Any
+    action: str
+    severity: str
+    category: str
+    must_escalate: bool
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One event's decision next to its labels."""
+
+    item: Labeled
+    verdict: Verdict
+
+
+@dataclass
+class Report:
+    """The figures of one evaluation, and the cases it could not run."""
+
+    outcomes: list[Outcome] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def events(self) -> int:
+        return len(self.outcomes)
+
+    def action_accuracy(self) -> float:
+        return _share(o.verdict.action.value == o.item.action for o in self.outcomes)
+
+    def severity_accuracy(self) -> float:
+        return _share(o.verdict.severity.value == o.item.severity for o in self.outcomes)
+
+    def category_macro_f1(self) -> float:
+        labels = {o.item.category for o in self.outcomes} | {o.verdict.category for o in self.outcomes}
+        scores = []
+        for label in sorted(labels):
+            tp = sum(o.item.category == label and o.verdict.category == label for o in self.outcomes)
+            fp = sum(o.item.category != label and o.verdict.category == label for o in self.outcomes)
+            fn = sum(o.item.category == label and o.verdict.category != label for o in self.outcomes)
+            scores.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+        return sum(scores) / len(scores) if scores else 0.0
+
+    def critical_recall(self) -> float:
+        must = [o for o in self.outcomes if o.item.must_escalate]
+        return _share(o.verdict.action == Action.escalate for o in must) if must else 1.0
+
+    def unsafe_acknowledgements(self) -> int:
+        return sum(o.item.must_escalate and o.verdict.action == Action.auto_acknowledge for o in self.outcomes)
+
+    def calibration_error(self) -> float:
+        """Expected calibration error of confidence against action correctness."""
+        if not self.outcomes:
+            return 0.0
+        bins: dict[int, list[Outcome]] = {}
+        for outcome in self.outcomes:
+            index = min(int(outcome.verdict.confidence * BINS), BINS - 1)
+            bins.setdefault(index, []).append(outcome)
+        total = 0.0
+        for members in bins.values():
+            accuracy = _share(o.verdict.action.value == o.item.action for o in members)
+            confidence = sum(o.verdict.confidence for o in members) / len(members)
+            total += len(members) / self.events * abs(accuracy - confidence)
+        return total
+
+    def decided_by(self) -> Counter[str]:
+        return Counter(o.verdict.decided_by for o in self.outcomes)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The figures as JSON-ready data."""
+        return {
+            "events": self.events,
+            "action_accuracy": round(self.action_accuracy(), 4),
+            "severity_accuracy": round(self.severity_accuracy(), 4),
+            "category_macro_f1": round(self.category_macro_f1(), 4),
+            "critical_recall": round(self.critical_recall(), 4),
+            "unsafe_acknowledgements": self.unsafe_acknowledgements(),
+            "expected_calibration_error": round(self.calibration_error(), 4),
+            "decided_by": dict(sorted(self.decided_by().items())),
+            "errors": self.errors,
+        }
+
+
+def _share(hits: Iterator[bool] | Any) -> float:
+    values = list(hits)
+    return sum(values) / len(values) if values else 0.0
+
+
+def read_corpus(path: Path) -> Iterator[Labeled]:
+    """Every labeled line of a corpus file or folder (`*.jsonl`, sorted); ValueError names file and line."""
+    files = sorted(path.rglob("*.jsonl")) if path.is_dir() else [path]
+    if not files:
+        raise ValueError(f"{path}: no *.jsonl files")
+    for file in files:
+        for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                raw = json.loads(line)
+                expected = raw["expected"]
+                yield Labeled(
+                    id=str(raw["id"]),
+                    source=str(raw["source"]),
+                    headers={str(k): str(v) for k, v in (raw.get("headers") or {}).items()},
+                    payload=raw["payload"],
+                    action=str(expected["action"]),
+                    severity=str(expected["severity"]),
+                    category=str(expected["category"]),
+                    must_escalate=bool(raw.get("must_escalate", False)),
+                )
+            except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+                raise ValueError(f"{file}:{number}: not a corpus line ({type(exc).__name__}: {exc})") from None
+
+
+def evaluate(chain: TriageChain, corpus: Iterator[Labeled]) -> Report:
+    """Decide every event of every corpus line and collect the outcomes."""
+    report = Report()
+    classes = sources.registry()
+    for item in corpus:
+        cls = classes.get(item.source)
+        if cls is None:
+            report.errors.append(f"{item.id}: no source named {item.source!r}")
+            continue
+        source = cls(cls.config_model(), {})
+        headers = {"content-type": "application/json", **{k.lower(): v for k, v in item.headers.items()}}
+        try:
+            events = source.parse(headers, json.dumps(item.payload).encode())
+        except SourceError as exc:
+            report.errors.append(f"{item.id}: {exc.status} {exc.reason}")
+            continue
+        for event in events:
+            report.outcomes.append(Outcome(item, chain.decide(case_of(event))))
+    return report
+
+
+def case_of(event: NormalizedEvent) -> Case:
+    """The case the triage stage would build for this event as a first occurrence."""
+    text = f"{event.title}\n{event.message}"
+    return Case(
+        source=event.source,
+        kind=event.kind,
+        title=event.title,
+        message=event.message,
+        severity=event.severity,
+        category=categorize(event.source, event.kind, text, event.exception_type),
+        transition="opened",
+        frequency=Frequency.first_time,
+        user_impact=event.user_impact,
+        occurrences=1,
+        fix_attempts=0,
+        service=event.service,
+        environment=event.environment,
+        exception_type=event.exception_type,
+        labels=dict(event.labels),
+    )
+
+
+def render(report: Report) -> str:
+    """The figures as a small table."""
+    rows = [
+        ("events", str(report.events)),
+        ("action accuracy", f"{report.action_accuracy():.3f}"),
+        ("severity accuracy", f"{report.severity_accuracy():.3f}"),
+        ("category macro-F1", f"{report.category_macro_f1():.3f}"),
+        ("critical recall", f"{report.critical_recall():.3f}"),
+        ("unsafe acknowledgements", str(report.unsafe_acknowledgements())),
+        ("expected calibration error", f"{report.calibration_error():.3f}"),
+    ]
+    rows += [(f"decided by {name}", str(count)) for name, count in sorted(report.decided_by().items())]
+    rows += [("could not run", str(len(report.errors)))]
+    width = max(len(label) for label, _ in rows)
+    return "\n".join(f"{label:<{width}}  {value:>8}" for label, value in rows)
