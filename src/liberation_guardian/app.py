@@ -17,6 +17,7 @@ from liberation_guardian import __version__
 from liberation_guardian.act.notify import templates
 from liberation_guardian.act.notify.base import Channel
 from liberation_guardian.act.notify.console import ConsoleChannel
+from liberation_guardian.act.upstream import channels as upstream_channels
 from liberation_guardian.api.feedback import router as feedback_router
 from liberation_guardian.api.routes import router as api_router
 from liberation_guardian.api.silences import router as silences_router
@@ -48,13 +49,15 @@ class Runtime:
 
 
 def channels_of(config: LoadedConfig) -> dict[str, Channel]:
-    """An instance of every enabled channel, the console log always among them."""
+    """An instance of every enabled channel, the console log always among them, and of every upstream action."""
     channels: dict[str, Channel] = {}
     for name in config.channels:
         channel = config.channel(name)
         if channel is not None:
             channels[name] = channel
     channels.setdefault("console", ConsoleChannel(ConsoleChannel.config_model(), {}))
+    # Telling a source its incident is acknowledged goes through the same outbox and delivery loops.
+    channels.update(upstream_channels(config))
     return channels
 
 

@@ -208,6 +208,7 @@ def test_incident_labels_and_extra(read_fixture: Callable[[str], bytes]) -> None
     assert event.extra == {
         "event_id": "5ac64822-4adc-4fda-ade0-410becf0de4f",
         "agent": "Tenex Engineer",
+        "incident_id": event.grouping_key.removeprefix("pagerduty:") if event.grouping_key else None,
         "assignees": ["User 123"],
     }
 

@@ -192,6 +192,8 @@ def _load_integrations(
                 problems.extend(_problems(exc, where, lines))
                 continue
             loaded.not_yet_used.extend(_unused_keys(config, raw or {}, where))
+            if isinstance(config, SourceConfig):
+                loaded.not_yet_used.extend(f"{dotted}.{key}" for key in config.idle_keys())
             if not _any_enabled(config):
                 continue
             secrets = _resolve_secrets(config, env, dotted, loaded.missing_secrets)

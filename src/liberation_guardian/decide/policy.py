@@ -5,6 +5,8 @@ Who hears about a decision, when, and in what company is the routing tree's answ
 `decision_rules.escalate.conditions.notification_channels` and the log at once; auto_fix
 and investigate to Slack and the outgoing webhook (else the log); informational ones to
 the log only; auto-acknowledged ones to nobody. Resolutions go to whoever heard.
+An acknowledgement, automatic or by a person, is also passed on to the tool the incident
+came from when that source is configured to hear it (`act/upstream/`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from liberation_guardian.act.notify.base import Notification
+from liberation_guardian.act.upstream import Upstream
 from liberation_guardian.config import LoadedConfig
 from liberation_guardian.dispatch.dispatcher import Dispatcher
 from liberation_guardian.dispatch.labels import incident_labels
@@ -33,6 +36,7 @@ class Policy:
     ) -> None:
         self.config = config
         self.dispatcher = dispatcher or Dispatcher(config)
+        self.upstream = Upstream(config)
         self.clock = clock
 
     def record(
@@ -57,7 +61,8 @@ class Policy:
         session.flush()
         if verdict.action == Action.auto_fix:
             incident.fix_attempts += 1
-        if verdict.action == Action.auto_acknowledge and incident.status == IncidentStatus.open:
+        acknowledging = verdict.action == Action.auto_acknowledge and incident.status == IncidentStatus.open
+        if acknowledging:
             # Who: the decider; why: the decision's rationale. Recurring more often re-opens it (`recurred`).
             incident.status = IncidentStatus.acknowledged
             incident.acknowledged_at = self.clock()
@@ -71,6 +76,8 @@ class Policy:
         )
         note = self._notification(incident, event, transition, verdict)
         self.dispatcher.enqueue(session, incident, note, decision_id=decision.id, now=self.clock())
+        if acknowledging:
+            self._tell_source(session, incident, verdict.rationale)
         return decision
 
     def record_resolution(self, session: Session, incident: Incident, event: Event | None) -> None:
@@ -104,7 +111,15 @@ class Policy:
             labels["status"] = incident.status
             incident.labels = labels
         note = self._plain(incident, "acknowledged", f"Acknowledged by {incident.acknowledged_by}.")
-        return self.dispatcher.acknowledged(session, incident, note, self.clock())
+        told = self.dispatcher.acknowledged(session, incident, note, self.clock())
+        self._tell_source(session, incident)
+        return told
+
+    def _tell_source(self, session: Session, incident: Incident, why: str = "") -> None:
+        """Queue telling the tool the incident came from that it is acknowledged, if it is configured to hear it."""
+        note = self._plain(incident, "acknowledged", f"Acknowledged by {incident.acknowledged_by}.")
+        note.rationale = why
+        self.upstream.acknowledged(session, incident, note, self.clock())
 
     def _plain(self, incident: Incident, transition: str, summary: str) -> Notification:
         return Notification(

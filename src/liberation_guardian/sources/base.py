@@ -44,6 +44,10 @@ class SourceConfig(BaseModel):
         default=None, gt=0, description="Requests per minute accepted from this source; more get 429 with Retry-After."
     )
 
+    def idle_keys(self) -> list[str]:
+        """Keys set here that have no effect in this combination, each with why (`check-config` lists them)."""
+        return []
+
 
 class Source(ABC):
     """One tool that sends webhooks: how it authenticates and how its payloads read."""

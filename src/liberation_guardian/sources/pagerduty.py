@@ -36,7 +36,10 @@ Severity: the incident's priority when it is one of PagerDuty's standard P1-P5, 
 | P5                       | info     |
 | activity, service events | info     |
 
-Grouping key: `pagerduty:<incident id>`, the same for every event of one incident.
+Grouping key: `pagerduty:<incident id>`, the same for every event of one incident. The id is
+also `extra["incident_id"]`: with `acknowledge_upstream` and a REST API key,
+`act/upstream/pagerduty.py` acknowledges the PagerDuty incident when its incident here is
+acknowledged (by anyone but PagerDuty).
 
 Vendor docs: https://developer.pagerduty.com/docs/webhooks/overview (V3),
 https://developer.pagerduty.com/docs/webhooks/webhook-signatures, and the V2 overview in
@@ -54,12 +57,13 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from liberation_guardian.errors import PayloadInvalid, Unauthorized
 from liberation_guardian.events import Link, NormalizedEvent, Severity, Status
 from liberation_guardian.sources._fields import first_text, http_link, parse_time, text
 from liberation_guardian.sources._signatures import hmac_hex, require_any_hmac, require_bearer_or_basic
+from liberation_guardian.sources._upstream import api_base_url, require_for
 from liberation_guardian.sources.base import Headers, Source, SourceConfig, load_json_object
 
 _PRIORITIES: dict[str, Severity] = {
@@ -82,6 +86,8 @@ _ACTIVITY_TITLES = {
     "incident.status_update_published": "Status update published",
 }
 _SIGNATURE = "X-PagerDuty-Signature"
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+DEFAULT_API_URL = "https://api.pagerduty.com"
 
 Payload = Mapping[str, Any]
 
@@ -96,6 +102,46 @@ class PagerDutyConfig(SourceConfig):
             "while you rotate it; has no effect without webhook_secret_env."
         ),
     )
+    acknowledge_upstream: bool = Field(
+        default=False,
+        description=(
+            "When Liberation Guardian acknowledges an incident that came from PagerDuty (by a decision or a "
+            "person, never PagerDuty's own acknowledgement), acknowledge it in PagerDuty too; needs api_token_env "
+            "and from_email."
+        ),
+    )
+    api_token_env: str | None = Field(
+        default=None, description="Variable holding a PagerDuty REST API key allowed to update incidents."
+    )
+    from_email: str | None = Field(
+        default=None,
+        description="Email address of the PagerDuty user the change is made as (the REST API's From header).",
+    )
+    api_url: str = Field(
+        default=DEFAULT_API_URL, description="PagerDuty REST API base URL; incidents are updated at its /incidents/."
+    )
+
+    @field_validator("from_email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and not _EMAIL.fullmatch(value):
+            raise ValueError("must be an email address such as oncall@example.com")
+        return value
+
+    @field_validator("api_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        return api_base_url(value)
+
+    @model_validator(mode="after")
+    def _upstream_complete(self) -> PagerDutyConfig:
+        if self.enabled and self.acknowledge_upstream:
+            require_for(
+                "acknowledge_upstream",
+                {"api_token_env": self.api_token_env, "from_email": self.from_email},
+                "PagerDuty's REST API needs a key and the From address of a user to acknowledge an incident",
+            )
+        return self
 
 
 class PagerDutySource(Source):
@@ -207,6 +253,8 @@ def _incident(
         }.items()
         if value
     }
+    if incident_id:
+        extra = {**extra, "incident_id": incident_id}
     if status == "acknowledged" or kind in _ACKNOWLEDGING:
         extra = {**extra, "acknowledged": True}
     assignees = _summaries(incident.get("assignees")) or _summaries(

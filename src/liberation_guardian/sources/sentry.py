@@ -28,6 +28,10 @@ Severity from the event or issue `level`, and from the metric alert `action`:
 | metric_alert action resolved | info     | resolved |
 | issue action resolved        | (level)  | resolved |
 
+`extra["issue_id"]` holds the Sentry issue id (every kind but `metric_alert`): with
+`auto_acknowledge` and an API token, `act/upstream/sentry.py` sets that issue's status when
+its incident is acknowledged here.
+
 Vendor docs: https://docs.sentry.io/organization/integrations/integration-platform/webhooks/
 Fixtures: sentry/issue-created.json, sentry/event_alert-triggered.json,
 sentry/metric_alert-resolved.json, sentry/legacy-webhooks-plugin-event.json
@@ -38,15 +42,16 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from liberation_guardian.errors import PayloadInvalid
 from liberation_guardian.events import NormalizedEvent, Severity, StackFrame, Status, UserImpact
 from liberation_guardian.sources._fields import first_text, parse_time, text
 from liberation_guardian.sources._fields import unique_links as _links
 from liberation_guardian.sources._signatures import hmac_hex, require_hmac
+from liberation_guardian.sources._upstream import api_base_url, require_for
 from liberation_guardian.sources.base import Headers, Source, SourceConfig, load_json_object
 
 _LEVELS: dict[str, Severity] = {
@@ -65,6 +70,9 @@ _METRIC_ACTIONS: dict[str, Severity] = {
 # Resources Sentry sends that describe no problem to triage.
 _NOTHING_TO_TRIAGE = frozenset({"installation", "comment"})
 _PROJECT_IN_API_URL = re.compile(r"/projects/[^/]+/([^/]+)/")
+_ORGANIZATION = re.compile(r"[A-Za-z0-9_-]+")
+_UPSTREAM_KEYS = frozenset({"api_token_env", "organization", "acknowledge_as", "api_url"})
+DEFAULT_API_URL = "https://sentry.io"
 
 Payload = Mapping[str, Any]
 
@@ -79,9 +87,56 @@ class SentryConfig(SourceConfig):
     )
     auto_acknowledge: bool = Field(
         default=False,
-        description="Acknowledge handled issues back in Sentry; accepted, not used yet.",
-        json_schema_extra={"not_yet_used": True},
+        description=(
+            "When Liberation Guardian acknowledges an incident that came from a Sentry issue (by a decision or "
+            "a person), set the issue's status in Sentry to acknowledge_as; needs api_token_env and organization."
+        ),
     )
+    acknowledge_as: Literal["ignored", "resolved"] = Field(
+        default="ignored",
+        description="The status an acknowledged incident's Sentry issue is set to: ignored (archived) or resolved.",
+    )
+    api_token_env: str | None = Field(
+        default=None,
+        description="Variable holding a Sentry auth token with the event:write scope, used to update issues.",
+    )
+    organization: str | None = Field(
+        default=None, description="Slug of the Sentry organization the issues belong to (as in its sentry.io URLs)."
+    )
+    api_url: str = Field(
+        default=DEFAULT_API_URL,
+        description="Sentry's address (your own for self-hosted Sentry); issues are updated under its /api/0/.",
+    )
+
+    @field_validator("organization")
+    @classmethod
+    def _slug(cls, value: str | None) -> str | None:
+        if value is not None and not _ORGANIZATION.fullmatch(value):
+            raise ValueError("must be an organization slug: letters, digits, '-' and '_'")
+        return value
+
+    @field_validator("api_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        return api_base_url(value)
+
+    @model_validator(mode="after")
+    def _upstream_complete(self) -> SentryConfig:
+        # `auto_acknowledge: true` alone is accepted and reported as having no effect (`idle_keys`):
+        # once any key for talking to Sentry is given, the others are required.
+        if self.enabled and self.auto_acknowledge and _UPSTREAM_KEYS & self.model_fields_set:
+            require_for(
+                "auto_acknowledge",
+                {"api_token_env": self.api_token_env, "organization": self.organization},
+                "Sentry's API needs both to update an issue",
+            )
+        return self
+
+    def idle_keys(self) -> list[str]:
+        """`auto_acknowledge` when it is on but nothing says how to reach Sentry."""
+        if self.auto_acknowledge and not (self.api_token_env and self.organization):
+            return ["auto_acknowledge (Sentry is not told: set api_token_env and organization)"]
+        return []
 
 
 class SentrySource(Source):
@@ -164,6 +219,7 @@ def _issue(payload: Payload) -> NormalizedEvent:
         occurred_at=parse_time(issue.get("lastSeen")) or parse_time(issue.get("firstSeen")),
         extra=_scalars(
             action=action,
+            issue_id=issue_id,
             short_id=issue.get("shortId"),
             culprit=issue.get("culprit"),
             platform=issue.get("platform"),
@@ -235,7 +291,7 @@ def _from_event(
             ("Sentry issue (API)", event.get("issue_url")),
         ),
         occurred_at=parse_time(event.get("datetime")) or parse_time(event.get("timestamp")),
-        extra={**extra, **_scalars(event_id=event.get("event_id"), platform=event.get("platform"))},
+        extra={**extra, **_scalars(issue_id=issue, event_id=event.get("event_id"), platform=event.get("platform"))},
     )
 
 

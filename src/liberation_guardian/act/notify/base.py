@@ -72,6 +72,10 @@ class Notification(BaseModel):
     recipients: list[str] | None = Field(
         default=None, description="Addresses chosen by the receiver, for channels that address people."
     )
+    upstream: dict[str, str] = Field(
+        default_factory=dict,
+        description="The source tool's own ids for the incident (a Sentry issue id), for the upstream actions.",
+    )
 
     def headline(self) -> str:
         """One line: what happened and what was decided, e.g. `[CRITICAL] Instance down (needs a human)`."""
