@@ -7,8 +7,9 @@ sends it, with the labels a careful operator gave it (see docs/eval.md):
      "expected": {"action": "escalate", "severity": "critical", "category": "database"},
      "must_escalate": true, "why": "..."}
 
-Every event the payload parses into is decided as a first occurrence (`opened`), by the
-same chain the pipeline uses, and compared with the labels. The figures:
+Every event the payload parses into (only those of the `kinds` a line may name) is decided
+as a first occurrence (`opened`), by the same chain the pipeline uses, and compared with
+the labels. The figures:
 
 - action and severity accuracy; category macro-F1 (the mean F1 over the categories that
   occur in the labels or the answers);
@@ -48,6 +49,7 @@ class Labeled:
     severity: str
     category: str
     must_escalate: bool
+    kinds: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -151,6 +153,7 @@ def read_corpus(path: Path) -> Iterator[Labeled]:
                     severity=str(expected["severity"]),
                     category=str(expected["category"]),
                     must_escalate=bool(raw.get("must_escalate", False)),
+                    kinds=tuple(str(kind) for kind in raw.get("kinds") or ()),
                 )
             except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
                 raise ValueError(f"{file}:{number}: not a corpus line ({type(exc).__name__}: {exc})") from None
@@ -173,6 +176,8 @@ def evaluate(chain: TriageChain, corpus: Iterator[Labeled]) -> Report:
             report.errors.append(f"{item.id}: {exc.status} {exc.reason}")
             continue
         for event in events:
+            if item.kinds and event.kind not in item.kinds:
+                continue  # a line may name which of its payload's events carries the labels
             report.outcomes.append(Outcome(item, chain.decide(case_of(event))))
     return report
 
