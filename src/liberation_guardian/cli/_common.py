@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -62,3 +63,11 @@ def source_for(config: LoadedConfig, name: str) -> Source:
         assert source is not None
         return source
     return cls(cls.config_model(), {})
+
+
+def login_name() -> str:
+    """Who runs the command, for `by` and `author` fields (`cli` when the system cannot say)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "cli"

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import getpass
 from pathlib import Path
 
 import click
 
-from liberation_guardian.cli._common import config_option, fail, load
+from liberation_guardian.cli._common import config_option, fail, load, login_name
 from liberation_guardian.learn.feedback import record_feedback
 from liberation_guardian.store.db import make_engine, migrate, sessions, transaction
 from liberation_guardian.store.models import Incident, utcnow
@@ -52,7 +51,7 @@ def feedback_command(
                     severity=severity,
                     category=category,
                     comment=comment,
-                    author=f"cli:{by or _login()}",
+                    author=f"cli:{by or login_name()}",
                     now=utcnow(),
                 )
             except ValueError as exc:
@@ -60,10 +59,3 @@ def feedback_command(
             click.echo(f"feedback on incident {incident_id} recorded: {verdict}")
     finally:
         engine.dispose()
-
-
-def _login() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "cli"

@@ -7,25 +7,15 @@ resolution. A running service delivers those messages on its next pass.
 
 from __future__ import annotations
 
-import getpass
 from pathlib import Path
 
 import click
 
-from liberation_guardian.cli._common import config_option, fail, load
+from liberation_guardian.cli._common import config_option, fail, load, login_name
 from liberation_guardian.decide.policy import Policy
 from liberation_guardian.group.incidents import acknowledge, resolve
 from liberation_guardian.store.db import make_engine, migrate, sessions, transaction
 from liberation_guardian.store.models import Incident, utcnow
-
-
-def _by(given: str | None) -> str:
-    if given:
-        return given
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "cli"
 
 
 @click.command("ack")
@@ -35,7 +25,7 @@ def _by(given: str | None) -> str:
 @click.pass_context
 def ack_command(ctx: click.Context, incident_id: int, by: str | None, config_path: Path | None) -> None:
     """Acknowledge an open incident: its escalation stops."""
-    _answer(ctx, config_path, incident_id, f"cli:{_by(by)}", resolving=False)
+    _answer(ctx, config_path, incident_id, f"cli:{by or login_name()}", resolving=False)
 
 
 @click.command("resolve")
@@ -45,7 +35,7 @@ def ack_command(ctx: click.Context, incident_id: int, by: str | None, config_pat
 @click.pass_context
 def resolve_command(ctx: click.Context, incident_id: int, by: str | None, config_path: Path | None) -> None:
     """Resolve an incident: whoever heard about it is told."""
-    _answer(ctx, config_path, incident_id, f"cli:{_by(by)}", resolving=True)
+    _answer(ctx, config_path, incident_id, f"cli:{by or login_name()}", resolving=True)
 
 
 def _answer(ctx: click.Context, config_path: Path | None, incident_id: int, who: str, *, resolving: bool) -> None:

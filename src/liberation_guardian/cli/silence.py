@@ -6,13 +6,12 @@ silence added here takes effect on its next pass without a restart or an API tok
 
 from __future__ import annotations
 
-import getpass
 from pathlib import Path
 
 import click
 from sqlalchemy import select
 
-from liberation_guardian.cli._common import config_option, fail, load
+from liberation_guardian.cli._common import config_option, fail, load, login_name
 from liberation_guardian.config.routing import parse_duration
 from liberation_guardian.dispatch import silences
 from liberation_guardian.dispatch.matchers import Matcher
@@ -55,7 +54,7 @@ def add(
     engine = make_engine(config.database_url)
     migrate(engine)
     with transaction(sessions(engine)) as session:
-        who = author or _login()
+        who = author or login_name()
         silence = silences.create(session, parsed, starts_at, ends_at, who, comment, now)
         click.echo(silence.id)
     engine.dispose()
@@ -102,10 +101,3 @@ def expire(ctx: click.Context, silence_id: str, config_path: Path | None) -> Non
         else:
             click.echo(f"{silence_id} expired")
     engine.dispose()
-
-
-def _login() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "cli"

@@ -15,21 +15,7 @@ from sqlalchemy.orm import Session
 from liberation_guardian.events import Severity
 from liberation_guardian.store.models import Decision, Feedback, Incident
 from liberation_guardian.triage.base import Action
-
-CATEGORIES = (
-    "application",
-    "availability",
-    "ci",
-    "configuration",
-    "cost",
-    "database",
-    "dependency",
-    "infrastructure",
-    "network",
-    "performance",
-    "security",
-    "other",
-)
+from liberation_guardian.triage.category import TAXONOMY
 
 
 def record_feedback(
@@ -47,7 +33,7 @@ def record_feedback(
     """Store one piece of feedback; ValueError names the field that is not acceptable."""
     _check("action", action, [a.value for a in Action])
     _check("severity", severity, [s.value for s in Severity])
-    _check("category", category, CATEGORIES)
+    _check("category", category, TAXONOMY)
     if not correct and not (action or severity or category):
         raise ValueError("a wrong verdict needs the right action, severity or category")
     decision = session.scalar(

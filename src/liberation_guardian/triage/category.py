@@ -9,6 +9,22 @@ from __future__ import annotations
 
 import re
 
+# The whole taxonomy, in the vocabulary decisions, feedback, patterns and the corpus share.
+TAXONOMY = (
+    "application",
+    "availability",
+    "ci",
+    "configuration",
+    "cost",
+    "database",
+    "dependency",
+    "infrastructure",
+    "network",
+    "performance",
+    "security",
+    "other",
+)
+
 CATEGORIES: dict[str, re.Pattern[str]] = {
     "security": re.compile(
         r"secur|vulnerab|cve-|intrusion|unauthori[sz]ed|forbidden|brute.?force|malware|leak(ed)? (secret|key|token)"
