@@ -22,6 +22,7 @@ import pytest
 from liberation_guardian import sources
 from liberation_guardian.events import Severity
 from liberation_guardian.triage.base import Action
+from liberation_guardian.triage.category import TAXONOMY
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "eval" / "corpus"
@@ -29,20 +30,7 @@ GUIDE = ROOT / "docs" / "eval.md"
 
 ACTIONS = {action.value for action in Action}
 SEVERITIES = {severity.value for severity in Severity}
-CATEGORIES = {
-    "application",
-    "availability",
-    "ci",
-    "configuration",
-    "cost",
-    "database",
-    "dependency",
-    "infrastructure",
-    "network",
-    "performance",
-    "security",
-    "other",
-}
+CATEGORIES = set(TAXONOMY)
 TAGS = {"informational", "recovery", "noisy", "repeat", "hard"}
 REQUIRED = {"id", "source", "headers", "payload", "expected", "must_escalate", "why"}
 OPTIONAL = {"injection", "tags", "kinds"}
