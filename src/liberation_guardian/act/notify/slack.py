@@ -34,6 +34,7 @@ from __future__ import annotations
 import http.client
 import logging
 import math
+import ssl
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -322,6 +323,8 @@ class SlackChannel(Channel):
             raise TypeError(f"slack channel needs a SlackConfig, got {type(config).__name__}")
         super().__init__(config, secrets)
         self.slack_config = config
+        # Loading the CA store takes tens of milliseconds; load it once, not per message.
+        self._ssl = ssl.create_default_context()
         self._web: WebClient | None = None
         token = secrets.get("bot_token")
         if config.bot_token_env and token:
@@ -330,6 +333,7 @@ class SlackChannel(Channel):
                 base_url=config.api_url + "/",
                 # urllib takes float seconds; the SDK's annotation says int only.
                 timeout=config.timeout_seconds,  # type: ignore[arg-type]
+                ssl=self._ssl,
                 logger=_SDK_LOGGER,
                 retry_handlers=[],
             )
@@ -389,6 +393,7 @@ class SlackChannel(Channel):
             url,
             # urllib takes float seconds; the SDK's annotation says int only.
             timeout=self.slack_config.timeout_seconds,  # type: ignore[arg-type]
+            ssl=self._ssl,
             logger=_SDK_LOGGER,
             retry_handlers=[],
         )

@@ -196,6 +196,9 @@ class WebhookChannel(Channel):
             raise TypeError(f"webhook channel needs a WebhookConfig, got {type(config).__name__}")
         super().__init__(config, secrets)
         self.webhook_config = config
+        # One client for the channel's life: building one loads the CA store (tens of milliseconds),
+        # and keep-alive saves a TLS handshake per message. Only the channel's own loop uses it.
+        self.client = httpx.Client(timeout=config.timeout_seconds, follow_redirects=False)
 
     def send(self, notification: Notification) -> None:
         """POST the notification; raise `DeliveryFailed` unless the receiver answers 2xx."""
@@ -216,8 +219,7 @@ class WebhookChannel(Channel):
                 )
             headers[SIGNATURE_HEADER] = sign(secret, body)
         try:
-            with httpx.Client(timeout=self.webhook_config.timeout_seconds, follow_redirects=False) as client:
-                response = client.post(url, content=body, headers=headers)
+            response = self.client.post(url, content=body, headers=headers)
         except (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.InvalidURL) as exc:
             raise DeliveryFailed(self._reason(f"POST {shown} refused locally: {exc}"), retryable=False) from None
         except httpx.TimeoutException as exc:
