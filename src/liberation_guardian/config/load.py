@@ -22,7 +22,7 @@ from liberation_guardian.act import notify
 from liberation_guardian.act.notify.base import Channel, ChannelConfig
 from liberation_guardian.act.notify.templates import TemplateSet, builtin
 from liberation_guardian.config._yaml_lines import LineIndex
-from liberation_guardian.config.schema import Settings
+from liberation_guardian.config.schema import Settings, idle_ai_agents
 from liberation_guardian.errors import ConfigError
 from liberation_guardian.sources.base import Source, SourceConfig
 
@@ -50,6 +50,7 @@ class LoadedConfig:
     not_yet_used: list[str] = field(default_factory=list)
     missing_secrets: list[str] = field(default_factory=list)
     admin_token: str | None = None
+    ai_keys: dict[str, str] = field(default_factory=dict)
     templates: TemplateSet = field(default_factory=builtin)
 
     @property
@@ -136,6 +137,7 @@ def load_text(text: str, env: Mapping[str, str], *, base_dir: Path, source_name:
 
     loaded = LoadedConfig(settings=settings, base_dir=base_dir)
     loaded.not_yet_used.extend(_unused_keys(settings, raw, ()))
+    loaded.not_yet_used.extend(f"ai_providers.{name}" for name in idle_ai_agents(settings.ai_providers))
     _load_integrations(loaded, env, lines, problems)
     _load_templates(loaded, lines, problems)
     for index, name in enumerate(settings.decision_rules.escalate.conditions.notification_channels):
@@ -155,6 +157,9 @@ def load_text(text: str, env: Mapping[str, str], *, base_dir: Path, source_name:
     if problems:
         raise _combined(problems, source_name)
     loaded.admin_token = env.get(settings.core.admin_token_env) or None
+    # An unset AI key is not a missing secret: that entry is skipped and triage stays offline.
+    agents = settings.ai_providers.items()
+    loaded.ai_keys = {name: env[a.api_key_env] for name, a in agents if a.api_key_env and env.get(a.api_key_env)}
     return loaded
 
 

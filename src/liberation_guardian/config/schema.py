@@ -53,14 +53,82 @@ class CoreConfig(Strict):
 
 
 class AIAgentConfig(Strict):
-    """One entry of `ai_providers` (triage_agent, analysis_agent, coding_agent)."""
+    """One entry of `ai_providers`: a model behind one provider's API (see docs/ai-providers.md).
 
-    provider: Literal["anthropic", "openai", "google", "local"]
-    model: str
-    api_key_env: str | None = None
-    base_url: str | None = None
-    max_tokens: int | None = Field(default=None, gt=0)
-    temperature: float | None = Field(default=None, ge=0, le=2)
+    Only `triage_agent` and the entries its `fallback` names are used; the triage agent
+    is asked only about cases no rule, pattern or offline classifier decided, never about
+    critical ones, and only with masked text.
+    """
+
+    provider: Literal["anthropic", "openai", "google", "local"] = Field(
+        description="Whose API to call; `local` is any OpenAI-compatible server (Ollama, llama.cpp, vLLM)."
+    )
+    model: str = Field(min_length=1, description="Model name as the provider spells it.")
+    api_key_env: str | None = Field(
+        default=None,
+        description="Variable holding the API key; required except for `local`. Unset at start-up: entry skipped.",
+    )
+    base_url: str | None = Field(
+        default=None, description="API base URL; required for `local` (e.g. `http://127.0.0.1:11434/v1`)."
+    )
+    max_tokens: int | None = Field(default=None, gt=0, description="Most tokens a reply may use (default 1024).")
+    temperature: float | None = Field(default=None, ge=0, le=2, description="Sampling temperature (default 0).")
+    timeout_seconds: float = Field(default=30.0, gt=0, description="Timeout of one HTTP request.")
+    max_retries: int = Field(
+        default=2, ge=0, le=10, description="Retries, with exponential backoff, after a 408, 429, 5xx or timeout."
+    )
+    max_tokens_per_hour: int | None = Field(
+        default=None, gt=0, description="Token budget over the last hour; once spent, this entry is skipped."
+    )
+    cost_per_1k_tokens: float | None = Field(
+        default=None, ge=0, description="Price of 1,000 tokens, for `max_cost_per_hour`."
+    )
+    max_cost_per_hour: float | None = Field(
+        default=None, gt=0, description="Cost budget over the last hour; needs `cost_per_1k_tokens`."
+    )
+    fallback: list[str] = Field(
+        default_factory=list,
+        description="Entries of `ai_providers` to try in order when this one fails or is over budget.",
+    )
+    mask_patterns: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra regular expressions to mask before text is sent, by placeholder name (`<name-1>`).",
+    )
+
+    @field_validator("mask_patterns")
+    @classmethod
+    def _patterns_compile(cls, patterns: dict[str, str]) -> dict[str, str]:
+        for name, pattern in patterns.items():
+            if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+                raise ValueError(f"placeholder name {name!r} must be lower-case letters, digits and _")
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{name}: not a valid regular expression: {exc}") from None
+        return patterns
+
+    @model_validator(mode="after")
+    def _complete(self) -> AIAgentConfig:
+        if self.provider == "local" and not self.base_url:
+            raise ValueError("base_url is required for provider local (the OpenAI-compatible server)")
+        if self.provider != "local" and not self.api_key_env:
+            raise ValueError(f"api_key_env is required for provider {self.provider}")
+        if self.max_cost_per_hour is not None and self.cost_per_1k_tokens is None:
+            raise ValueError("max_cost_per_hour needs cost_per_1k_tokens")
+        return self
+
+
+TRIAGE_AGENT = "triage_agent"
+
+
+def idle_ai_agents(agents: dict[str, AIAgentConfig]) -> list[str]:
+    """Entries of `ai_providers` the running pipeline does not consult yet: all of them, for now.
+
+    The triage agent and its fallbacks are built and checked (`triage/llm`), but a model
+    call must not run inside the processor's write transaction, so the pipeline will ask
+    it from a stage of its own; until then every entry is reported as having no effect.
+    """
+    return list(agents)
 
 
 class Conditions(Strict):
@@ -247,8 +315,10 @@ class Settings(Strict):
     core: CoreConfig = Field(default_factory=CoreConfig)
     ai_providers: dict[str, AIAgentConfig] = Field(
         default_factory=dict,
-        description="LLM providers of the triage, analysis and coding agents.",
-        json_schema_extra=NOT_YET_USED,
+        description=(
+            "LLM providers by agent name; `triage_agent` (and its `fallback` entries) decide cases nothing "
+            "else decided. Other entries are accepted, not yet used. See docs/ai-providers.md."
+        ),
     )
     integrations: dict[str, dict[str, dict[str, Any]]] = Field(default_factory=dict)
     decision_rules: DecisionRules = Field(default_factory=DecisionRules)
@@ -257,6 +327,16 @@ class Settings(Strict):
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
     templates: TemplatesConfig = Field(default_factory=TemplatesConfig)
+
+    @field_validator("ai_providers")
+    @classmethod
+    def _fallbacks_exist(cls, agents: dict[str, AIAgentConfig]) -> dict[str, AIAgentConfig]:
+        for name, agent in agents.items():
+            for other in agent.fallback:
+                if other == name or other not in agents:
+                    known = ", ".join(sorted(set(agents) - {name})) or "none"
+                    raise ValueError(f"{name}.fallback: {other!r} is not another entry of ai_providers ({known})")
+        return agents
 
     @field_validator("integrations", mode="before")
     @classmethod
