@@ -93,7 +93,9 @@ def test_a_signed_sentry_issue_is_investigated_and_goes_to_slack_and_the_webhook
     assert detail["events"][0]["payload"]["data"]["issue"]["shortId"] == "FRONT-END-9"
     [decision] = detail["decisions"]
     assert decision["action"] == "investigate"
-    assert decision["decided_by"] == "fallback"
+    # `ReferenceError: heck is not defined` is a known JavaScript problem of the shipped pattern pack.
+    assert decision["decided_by"] == "knowledge"
+    assert decision["matched"].startswith("knowledge: javascript.")
     assert decision["rationale"]
 
 

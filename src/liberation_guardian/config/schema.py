@@ -234,8 +234,7 @@ class KnowledgeBaseConfig(Strict):
         default=0.7,
         ge=0,
         le=1,
-        description="Patterns below this do not act on their own.",
-        json_schema_extra=NOT_YET_USED,
+        description="Patterns below this confidence do not auto-acknowledge or auto-fix; they are investigated.",
     )
     min_occurrences_for_pattern: int = Field(
         default=3, ge=1, description="Repeats before a new pattern is proposed.", json_schema_extra=NOT_YET_USED

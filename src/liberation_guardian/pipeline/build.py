@@ -14,15 +14,22 @@ from liberation_guardian.pipeline.stages import (
 )
 from liberation_guardian.triage.base import Decider, TriageChain
 from liberation_guardian.triage.fallback import Investigate
+from liberation_guardian.triage.known import KnownPattern, shipped_index
 from liberation_guardian.triage.rules import ConfigRules
 from liberation_guardian.triage.severity import CriticalEscalation
 
 
 def build_chain(config: LoadedConfig) -> TriageChain:
-    """The triage chain: critical severity, the configured rules, then investigate."""
+    """The triage chain: critical severity, the configured rules, known patterns, then investigate."""
+    settings = config.settings
     deciders: list[Decider] = [
         CriticalEscalation(),
-        ConfigRules(config.settings.decision_rules),
+        ConfigRules(settings.decision_rules),
+        KnownPattern(
+            shipped_index(),
+            threshold=settings.learning.knowledge_base.pattern_confidence_threshold,
+            max_fix_attempts=settings.decision_rules.auto_fix.conditions.max_fix_attempts,
+        ),
         Investigate(),
     ]
     return TriageChain(deciders)
