@@ -17,9 +17,10 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from liberation_guardian.triage.base import Case
+from liberation_guardian.triage.category import TAXONOMY
 from liberation_guardian.triage.llm.mask import Masker
 
 # Longest message text put into a prompt; stack traces beyond it add cost, not judgement.
@@ -46,21 +47,6 @@ a short rationale of one to three sentences a person can check. Answer only thro
 required JSON structure.
 """
 
-Category = Literal[
-    "application",
-    "availability",
-    "ci",
-    "configuration",
-    "cost",
-    "database",
-    "dependency",
-    "infrastructure",
-    "network",
-    "performance",
-    "security",
-    "other",
-]
-
 
 class LlmVerdict(BaseModel):
     """What a model must answer; its JSON schema is sent as the structured-output schema."""
@@ -71,9 +57,16 @@ class LlmVerdict(BaseModel):
         description="What to do with the event."
     )
     severity: Literal["critical", "high", "medium", "low", "info"] = Field(description="How bad the event is.")
-    category: Category = Field(description="What kind of problem it is.")
+    category: str = Field(description="What kind of problem it is.", json_schema_extra={"enum": list(TAXONOMY)})
     confidence: float = Field(ge=0, le=1, description="How sure the judgement is, from 0 to 1.")
     rationale: str = Field(min_length=1, max_length=1000, description="One to three sentences a person can check.")
+
+    @field_validator("category")
+    @classmethod
+    def _known_category(cls, value: str) -> str:
+        if value not in TAXONOMY:
+            raise ValueError(f"{value!r} is not one of {', '.join(TAXONOMY)}")
+        return value
 
 
 def verdict_schema() -> dict[str, Any]:
