@@ -53,7 +53,7 @@ def corpus(tmp_path: Path) -> Path:
         ),
         # Must escalate, but the tool called it a warning: the chain investigates (a miss in critical recall).
         line("am-2", alert("DiskFull", "warning", "Disk full on db-1"), "escalate", "medium", "infrastructure", True),
-        # Labelled as noise to acknowledge; with no rules configured it is investigated.
+        # Informational: nothing claims it, so it is acknowledged, as labelled.
         line("am-3", alert("Blip", "info", "Brief latency blip"), "auto_acknowledge", "info", "performance", False),
     ]
     (folder / "alertmanager.jsonl").write_text("\n".join(lines) + "\n")
@@ -71,7 +71,7 @@ def test_the_figures(tmp_path: Path, corpus: Path) -> None:
     assert result.exit_code == 0, result.output
     figures = json.loads(result.output)
     assert figures["events"] == 3
-    assert figures["action_accuracy"] == pytest.approx(1 / 3, abs=1e-4)
+    assert figures["action_accuracy"] == pytest.approx(2 / 3, abs=1e-4)
     assert figures["severity_accuracy"] == pytest.approx(3 / 3, abs=1e-4)
     assert figures["critical_recall"] == 0.5
     assert figures["unsafe_acknowledgements"] == 0
