@@ -27,7 +27,8 @@ from typing import Any
 import httpx
 
 from liberation_guardian import __version__
-from liberation_guardian.act.notify.webhook import _SECRET_URLS, scrub, status_retryable
+from liberation_guardian.act.notify._json_api import web_url
+from liberation_guardian.act.notify.webhook import _SECRET_URLS, scrub, status_retryable, url_secrets
 from liberation_guardian.errors import DeliveryFailed
 
 _DETAIL_MAX = 300
@@ -96,6 +97,24 @@ def failed(
 ) -> DeliveryFailed:
     """A `DeliveryFailed` whose reason names the channel and carries no secret."""
     return DeliveryFailed(f"{channel}: {scrub(text, secrets)}", retryable=retryable, retry_after=retry_after)
+
+
+def secret_webhook_url(channel: str, secrets: Mapping[str, str], variable: str | None) -> httpx.URL:
+    """The webhook URL from `secrets["webhook_url"]`; `DeliveryFailed` naming `variable` when unusable."""
+    raw = secrets.get("webhook_url", "")
+    problem = f"variable {variable} (webhook_url_env) is empty, unset or not an http(s) URL"
+    if not web_url(raw):
+        raise failed(channel, problem, (), retryable=False)
+    try:
+        return httpx.URL(raw)
+    except httpx.InvalidURL:
+        raise failed(channel, problem, (), retryable=False) from None
+
+
+def webhook_secrets(secrets: Mapping[str, str]) -> list[str]:
+    """Everything a reason must not show: the secrets, and the token-bearing parts of the webhook URL."""
+    url = secrets.get("webhook_url")
+    return [*secrets.values(), *(url_secrets(url) if url else [])]
 
 
 def json_body(response: httpx.Response) -> Any:

@@ -33,15 +33,16 @@ from liberation_guardian.act.notify._chat import (
     body_snippet,
     clip,
     escape_markdown,
-    failed,
     json_body,
     new_client,
     post_json,
     rejected,
+    secret_webhook_url,
+    webhook_secrets,
 )
 from liberation_guardian.act.notify._json_api import web_url
 from liberation_guardian.act.notify.base import Channel, ChannelConfig, GroupedIncident, Notification
-from liberation_guardian.act.notify.webhook import redact_url, retry_after_seconds, url_secrets
+from liberation_guardian.act.notify.webhook import redact_url, retry_after_seconds
 from liberation_guardian.events import Severity
 
 # Discord's documented limits; a message over any of them is refused whole with a 400.
@@ -265,7 +266,7 @@ class DiscordChannel(Channel):
         """Execute the webhook; raise `DeliveryFailed` unless Discord answers 2xx."""
         url = self._url()
         shown = f"POST {redact_url(str(url))}"
-        secrets = self._secrets()
+        secrets = webhook_secrets(self.secrets)
         message = build_message(notification, self.discord_config, datetime.now(UTC))
         response = post_json(self.client, url, message, channel=self.name, shown=shown, secrets=secrets)
         if response.is_success:
@@ -278,17 +279,5 @@ class DiscordChannel(Channel):
 
     def _url(self) -> httpx.URL:
         """The webhook URL with `wait=true`, so Discord confirms the message was created instead of queued."""
-        raw = self.secrets.get("webhook_url", "")
-        problem = (
-            f"variable {self.discord_config.webhook_url_env} (webhook_url_env) is empty, unset or not an http(s) URL"
-        )
-        if not web_url(raw):
-            raise failed(self.name, problem, (), retryable=False)
-        try:
-            return httpx.URL(raw).copy_merge_params({"wait": "true"})
-        except httpx.InvalidURL:
-            raise failed(self.name, problem, (), retryable=False) from None
-
-    def _secrets(self) -> list[str]:
-        url = self.secrets.get("webhook_url")
-        return [*self.secrets.values(), *(url_secrets(url) if url else [])]
+        url = secret_webhook_url(self.name, self.secrets, self.discord_config.webhook_url_env)
+        return url.copy_merge_params({"wait": "true"})

@@ -44,10 +44,12 @@ from liberation_guardian.act.notify._chat import (
     new_client,
     post_json,
     rejected,
+    secret_webhook_url,
+    webhook_secrets,
 )
 from liberation_guardian.act.notify._json_api import web_url
 from liberation_guardian.act.notify.base import Channel, ChannelConfig, Notification
-from liberation_guardian.act.notify.webhook import redact_url, retry_after_seconds, status_retryable, url_secrets
+from liberation_guardian.act.notify.webhook import redact_url, retry_after_seconds, status_retryable
 from liberation_guardian.events import Severity
 
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
@@ -186,7 +188,7 @@ class TeamsChannel(Channel):
         """Post the card; raise `DeliveryFailed` unless the workflow or connector accepts it."""
         url = self._url()
         shown = f"POST {redact_url(str(url))}"
-        secrets = self._secrets()
+        secrets = webhook_secrets(self.secrets)
         response = post_json(
             self.client, url, build_message(notification), channel=self.name, shown=shown, secrets=secrets
         )
@@ -210,17 +212,4 @@ class TeamsChannel(Channel):
         self.client.close()
 
     def _url(self) -> httpx.URL:
-        raw = self.secrets.get("webhook_url", "")
-        problem = (
-            f"variable {self.teams_config.webhook_url_env} (webhook_url_env) is empty, unset or not an http(s) URL"
-        )
-        if not web_url(raw):
-            raise failed(self.name, problem, (), retryable=False)
-        try:
-            return httpx.URL(raw)
-        except httpx.InvalidURL:
-            raise failed(self.name, problem, (), retryable=False) from None
-
-    def _secrets(self) -> list[str]:
-        url = self.secrets.get("webhook_url")
-        return [*self.secrets.values(), *(url_secrets(url) if url else [])]
+        return secret_webhook_url(self.name, self.secrets, self.teams_config.webhook_url_env)
