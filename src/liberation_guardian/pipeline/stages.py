@@ -124,6 +124,7 @@ class TriageStage:
         if work.incident is None or work.transition in (None, Transition.resolved):
             return
         event, incident = work.event, work.incident
+        self.chain.sync(session)
         work.verdict = self.chain.decide(
             Case(
                 source=event.source,

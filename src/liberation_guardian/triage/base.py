@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
+
+from sqlalchemy.orm import Session
 
 from liberation_guardian.events import Frequency, Severity, UserImpact
 
@@ -74,6 +76,19 @@ class Decider(Protocol):
         ...
 
 
+@runtime_checkable
+class Learner(Protocol):
+    """A decider that keeps an in-memory view of what the store has learned.
+
+    `sync` reads only what is new since its last call (feedback, resolutions, pattern
+    evidence), so calling it before every decision is cheap; deciding never queries.
+    """
+
+    def sync(self, session: Session) -> None:
+        """Catch up with the store."""
+        ...
+
+
 class TriageChain:
     """Asks each decider in order and returns the first verdict."""
 
@@ -81,6 +96,12 @@ class TriageChain:
         if not deciders:
             raise ValueError("a triage chain needs at least one decider")
         self.deciders = list(deciders)
+
+    def sync(self, session: Session) -> None:
+        """Let every learning decider catch up with the store before the next decision."""
+        for decider in self.deciders:
+            if isinstance(decider, Learner):
+                decider.sync(session)
 
     def decide(self, case: Case) -> Verdict:
         """The first verdict of the chain; the last decider must always answer."""
