@@ -96,12 +96,23 @@ def test_auto_acknowledge_respects_frequency_and_user_impact(
     assert verdict.action == expected
 
 
-def test_anything_else_is_investigated_at_its_severity(chain: TriageChain) -> None:
+def test_a_new_bug_is_investigated_at_its_severity(chain: TriageChain) -> None:
     verdict = chain.decide(case("ZeroDivisionError: division by zero", severity=Severity.medium))
     assert verdict.action == Action.investigate
     assert verdict.severity == Severity.medium
-    assert verdict.decided_by == "fallback"
+    assert verdict.decided_by == "classifier"
     assert verdict.rationale
+
+
+def test_what_nothing_recognizes_is_investigated_by_the_fallback(chain: TriageChain) -> None:
+    verdict = chain.deciders[-1].decide(case("qwzx frobnicator vexed", severity=Severity.low))
+    assert verdict is not None and verdict.action == Action.investigate and verdict.decided_by == "fallback"
+    assert verdict.severity == Severity.low
+
+
+def test_an_informational_event_is_acknowledged_quietly(chain: TriageChain) -> None:
+    verdict = chain.decide(case("Deployment 2026.11.27-1 finished", severity=Severity.info))
+    assert (verdict.action, verdict.decided_by) == (Action.auto_acknowledge, "informational")
 
 
 def test_patterns_match_case_insensitively(chain: TriageChain) -> None:

@@ -10,6 +10,12 @@ import pytest
 from click.testing import CliRunner
 
 from liberation_guardian.cli import cli
+from liberation_guardian.config import load_text
+from liberation_guardian.learn.examples import shipped_examples
+from liberation_guardian.pipeline.build import build_chain
+from liberation_guardian.triage.base import TriageChain
+from liberation_guardian.triage.classify import Classifier
+from liberation_guardian.triage.evaluate import evaluate, read_corpus
 
 
 def alert(name: str, severity: str, summary: str) -> dict[str, Any]:
@@ -83,7 +89,7 @@ def test_the_table_and_the_wrong_decisions(tmp_path: Path, corpus: Path) -> None
     result = run(tmp_path, str(corpus), "--show-errors")
     assert result.exit_code == 0, result.output
     assert "critical recall" in result.output and "0.500" in result.output.split("critical recall")[1].splitlines()[0]
-    assert "am-2: investigate/medium/database (expected escalate/medium/infrastructure) by fallback" in result.output
+    assert "am-2: investigate/medium/database (expected escalate/medium/infrastructure) by classifier" in result.output
 
 
 def test_a_broken_line_names_file_and_line(tmp_path: Path) -> None:
@@ -91,3 +97,35 @@ def test_a_broken_line_names_file_and_line(tmp_path: Path) -> None:
     bad.write_text('{"id": "x", "source": "alertmanager", "payload": {}}\n')
     result = run(tmp_path, str(bad))
     assert result.exit_code == 2 and f"{bad}:1: not a corpus line (KeyError" in result.output
+
+
+def test_a_learning_chain_is_scored_on_lines_it_did_not_learn_from(corpus: Path) -> None:
+    held_out: list[frozenset[str]] = []
+
+    def chain_for(held: frozenset[str]) -> TriageChain:
+        held_out.append(held)
+        return build_chain(load_text("", {}, base_dir=Path(".")), holdout=held)
+
+    report = evaluate(chain_for, read_corpus(corpus), folds=3)
+    assert report.events == 3
+    assert len(held_out) == 3
+    assert sorted(id for held in held_out for id in held) == ["am-1", "am-2", "am-3"]  # each line in exactly one fold
+
+
+def test_a_recovery_counts_as_a_quiet_acknowledgement(tmp_path: Path) -> None:
+    payload = alert("DiskFull", "critical", "Disk full on db-1")
+    payload["status"] = payload["alerts"][0]["status"] = "resolved"
+    corpus = tmp_path / "r.jsonl"
+    corpus.write_text(line("am-9", payload, "auto_acknowledge", "info", "infrastructure", False) + "\n")
+    [outcome] = evaluate(build_chain(load_text("", {}, base_dir=Path("."))), read_corpus(corpus)).outcomes
+    assert (outcome.verdict.action.value, outcome.verdict.decided_by) == ("auto_acknowledge", "recovery")
+
+
+def test_the_shipped_model_never_sees_the_lines_it_is_scored_on() -> None:
+    # The held-out chain's classifier learned from every shipped example but the held-out ones.
+    held = frozenset({"sentry-001", "github-005"})
+    chain = build_chain(load_text("", {}, base_dir=Path(".")), holdout=held)
+    [classifier] = [d for d in chain.deciders if isinstance(d, Classifier)]
+    learned = {example.id for example in classifier.examples}
+    assert not learned & held
+    assert learned | held >= {example.id for example in shipped_examples()}

@@ -22,7 +22,7 @@ def eval_command(ctx: click.Context, corpus: Path, as_json: bool, show_errors: b
     """Decide every event of a labeled corpus offline and print accuracy, recall and calibration."""
     config = load(ctx, config_path)
     try:
-        report = evaluate(build_chain(config), read_corpus(corpus))
+        report = evaluate(lambda held: build_chain(config, holdout=held), read_corpus(corpus))
     except ValueError as exc:
         fail(str(exc))
     if as_json:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from liberation_guardian.config import LoadedConfig
 from liberation_guardian.decide.policy import Policy
+from liberation_guardian.learn.examples import shipped_examples
 from liberation_guardian.pipeline.stages import (
     AnswerStage,
     DecideStage,
@@ -13,22 +14,38 @@ from liberation_guardian.pipeline.stages import (
     TriageStage,
 )
 from liberation_guardian.triage.base import Decider, TriageChain
+from liberation_guardian.triage.classify import Classifier, shipped_model
 from liberation_guardian.triage.fallback import Investigate
+from liberation_guardian.triage.impact import CriticalImpact, impact_index
+from liberation_guardian.triage.informational import Informational
 from liberation_guardian.triage.known import KnownPattern, shipped_index
 from liberation_guardian.triage.rules import ConfigRules
 from liberation_guardian.triage.severity import CriticalEscalation
 
 
-def build_chain(config: LoadedConfig) -> TriageChain:
-    """The triage chain: critical severity, the configured rules, known patterns, then investigate."""
+def build_chain(config: LoadedConfig, *, holdout: frozenset[str] = frozenset()) -> TriageChain:
+    """The triage chain: critical severity or impact, the configured rules, known patterns, informational
+    events, the offline classifier, then investigate. `holdout` names shipped training examples the classifier
+    must not learn from (the lines an evaluation scores)."""
     settings = config.settings
+    learning = settings.learning
     deciders: list[Decider] = [
         CriticalEscalation(),
+        CriticalImpact(impact_index()),
         ConfigRules(settings.decision_rules),
         KnownPattern(
             shipped_index(),
             threshold=settings.learning.knowledge_base.pattern_confidence_threshold,
             max_fix_attempts=settings.decision_rules.auto_fix.conditions.max_fix_attempts,
+        ),
+        Informational(),
+        Classifier(
+            [example for example in shipped_examples() if example.id not in holdout],
+            model=shipped_model(shipped_index(), holdout),
+            index=shipped_index(),
+            threshold=learning.knowledge_base.pattern_confidence_threshold,
+            feedback_weight=learning.feedback_loop.human_feedback_weight,
+            learn_from_feedback=learning.feedback_loop.enabled,
         ),
         Investigate(),
     ]
