@@ -32,6 +32,29 @@ def _pack(folder: Path, *patterns: Mapping[str, object]) -> PatternIndex:
     return PatternIndex(load_pack(folder))
 
 
+def test_a_qualifying_pattern_outranks_the_symptom_it_qualifies(tmp_path: Path) -> None:
+    patterns = [
+        {
+            "id": "app.unavailable",
+            "match": {"any": [r"\b503 Service Unavailable\b"]},
+            "examples": ["HTTP/1.1 503 Service Unavailable"],
+        },
+        {
+            "id": "app.flapping",
+            "match": {"any": [r"\bstarted flapping\b"]},
+            "action": "auto_acknowledge",
+            "examples": ["HTTP started flapping"],
+        },
+    ]
+    text = "HTTP on web-01 started flapping\nHTTP WARNING: HTTP/1.1 503 Service Unavailable"
+    plain = _pack(tmp_path, *patterns).best(text)
+    assert plain is not None and plain.pattern.id == "app.unavailable"  # more literal characters
+    patterns[1]["priority"] = 1
+    ranked = _pack(tmp_path, *patterns).best(text)
+    assert ranked is not None and ranked.pattern.id == "app.flapping"
+    assert ranked.specificity == (0, len("started flapping"), len("started flapping"))
+
+
 def test_the_longer_literal_wins(tmp_path: Path) -> None:
     index = _pack(
         tmp_path,

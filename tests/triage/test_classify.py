@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from liberation_guardian.events import Severity
+from liberation_guardian.events import Frequency, Severity
 from liberation_guardian.knowledge.match import PatternIndex
 from liberation_guardian.learn.examples import Example, shipped_examples
 from liberation_guardian.triage.base import Action, Case
@@ -82,3 +82,13 @@ def test_training_file_is_the_corpus_reduced() -> None:
         "> src/liberation_guardian/knowledge/training.jsonl"
     )
     assert all(json.loads(line)["id"] for line in SHIPPED.read_text().splitlines())
+
+
+def test_a_frequent_incident_is_not_acknowledged_and_spent_fixes_go_to_a_person() -> None:
+    quiet = classifier(threshold=0.3)
+    frequent = replace(case("build 77 passed on main"), frequency=Frequency.frequent)
+    verdict = quiet.decide(frequent)
+    assert verdict is not None and verdict.action == Action.investigate and "frequent" in verdict.rationale
+    spent = replace(case("lint failed on branch 9"), fix_attempts=3)
+    verdict = quiet.decide(spent)
+    assert verdict is not None and verdict.action == Action.escalate and "3 fix attempts" in verdict.rationale

@@ -51,7 +51,7 @@ class Match:
 class _Entry:
     """One branch of one regex, filed under one word of one table."""
 
-    __slots__ = ("order", "position", "regex", "required", "weight", "kinds", "type_regex")
+    __slots__ = ("order", "position", "regex", "required", "weight", "priority", "kinds", "type_regex")
 
     def __init__(self, order: int, position: int, pattern: Pattern, required: frozenset[str], weight: int) -> None:
         self.order = order  # position of the pattern in the pack
@@ -59,6 +59,7 @@ class _Entry:
         self.regex = pattern.regexes[position]
         self.required = required  # words besides the one it is filed under
         self.weight = weight
+        self.priority = pattern.priority
         self.kinds = frozenset(pattern.match.kinds)
         self.type_regex = re.compile(pattern.match.exception_type, re.I) if pattern.match.exception_type else None
 
@@ -71,7 +72,7 @@ class _Table:
         self.always: list[_Entry] = []
 
 
-_Hit = tuple[tuple[int, int, int, int], _Entry, tuple[int, int]]
+_Hit = tuple[tuple[int, int, int, int, int], _Entry, tuple[int, int]]
 
 
 class PatternIndex:
@@ -150,7 +151,9 @@ class PatternIndex:
     def _match(self, text: str, hit: _Hit) -> Match:
         key, entry, span = hit
         pattern = self.patterns[entry.order]
-        return Match(pattern, pattern.match.any[entry.position], span, text[span[0] : span[1]], key[:3])
+        confirmed, _, weight, length, _ = key
+        specificity = (confirmed, weight, length)
+        return Match(pattern, pattern.match.any[entry.position], span, text[span[0] : span[1]], specificity)
 
     def _build(self) -> None:
         pending: list[tuple[_Table, _Entry, frozenset[str]]] = []
@@ -196,10 +199,10 @@ def _consider(
             return
         confirmed += 1
     start, end = found.span()
-    key = (confirmed, entry.weight, end - start, -entry.order)
+    key = (confirmed, entry.priority, entry.weight, end - start, -entry.order)
     if entry.order not in hits or hits[entry.order][0] < key:
         hits[entry.order] = (key, entry, (start, end))
 
 
-def _rank(hit: _Hit) -> tuple[int, int, int, int]:
+def _rank(hit: _Hit) -> tuple[int, int, int, int, int]:
     return hit[0]

@@ -146,6 +146,13 @@ class Pattern(_Strict):
         default_factory=list, description="Whole words, one of which every matching text contains; overrides derived"
     )
     shadowed_by: list[str] = Field(default_factory=list, description="More specific patterns its examples may match")
+    priority: int = Field(
+        default=0,
+        ge=0,
+        le=9,
+        description="Ranks before specificity: a pattern that qualifies a symptom (a fix is available, the check is "
+        "flapping) outranks the pattern of the symptom",
+    )
     examples: list[Example] = Field(min_length=1, max_length=3)
 
     _compiled: _Compiled | None = None

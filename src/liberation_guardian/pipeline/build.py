@@ -24,8 +24,8 @@ from liberation_guardian.triage.severity import CriticalEscalation
 
 
 def build_chain(config: LoadedConfig, *, holdout: frozenset[str] = frozenset()) -> TriageChain:
-    """The triage chain: critical severity or impact, the configured rules, known patterns, informational
-    events, the offline classifier, then investigate. `holdout` names shipped training examples the classifier
+    """The triage chain: critical severity or impact, the configured rules, informational events, known
+    patterns, the offline classifier, then investigate. `holdout` names shipped training examples the classifier
     must not learn from (the lines an evaluation scores)."""
     settings = config.settings
     learning = settings.learning
@@ -33,18 +33,19 @@ def build_chain(config: LoadedConfig, *, holdout: frozenset[str] = frozenset()) 
         CriticalEscalation(),
         CriticalImpact(impact_index()),
         ConfigRules(settings.decision_rules),
+        Informational(),
         KnownPattern(
             shipped_index(),
             threshold=settings.learning.knowledge_base.pattern_confidence_threshold,
             max_fix_attempts=settings.decision_rules.auto_fix.conditions.max_fix_attempts,
         ),
-        Informational(),
         Classifier(
             [example for example in shipped_examples() if example.id not in holdout],
             model=shipped_model(shipped_index(), holdout),
             index=shipped_index(),
             threshold=learning.knowledge_base.pattern_confidence_threshold,
             feedback_weight=learning.feedback_loop.human_feedback_weight,
+            max_fix_attempts=settings.decision_rules.auto_fix.conditions.max_fix_attempts,
             learn_from_feedback=learning.feedback_loop.enabled,
         ),
         Investigate(),

@@ -2,8 +2,10 @@
 
 It answers what the rules and the known patterns left open, when its model is confident
 enough (`MIN_CONFIDENCE`); below that, the fallback investigates. Quiet handling follows
-the same rule as patterns: an acknowledgement or a fix whose probability is under
-`learning.knowledge_base.pattern_confidence_threshold` is investigated instead.
+the same rules as patterns: an acknowledgement or a fix whose probability is under
+`learning.knowledge_base.pattern_confidence_threshold` is investigated instead, so is an
+acknowledgement of an incident that has become frequent, and a fix that already used
+`max_fix_attempts` goes to a person.
 
 It learns as it runs: `sync` reads feedback stored since the last call and retrains with
 each correction as an example weighted by `learning.feedback_loop.human_feedback_weight`,
@@ -19,7 +21,7 @@ from functools import cache
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from liberation_guardian.events import Severity
+from liberation_guardian.events import Frequency, Severity
 from liberation_guardian.knowledge.match import PatternIndex
 from liberation_guardian.learn.examples import Example, shipped_examples
 from liberation_guardian.learn.model import PatternOf, TriageModel, pattern_tokens
@@ -45,10 +47,12 @@ class Classifier:
         index: PatternIndex,
         threshold: float,
         feedback_weight: float,
+        max_fix_attempts: int = 3,
         learn_from_feedback: bool = True,
     ) -> None:
         self.index = index
         self.threshold = threshold
+        self.max_fix_attempts = max_fix_attempts
         self.feedback_weight = feedback_weight
         self.learn_from_feedback = learn_from_feedback
         self.examples = list(examples)
@@ -103,9 +107,15 @@ class Classifier:
         if action in (Action.auto_fix, Action.auto_acknowledge) and guess.probability < self.threshold:
             action = Action.investigate
             why = f" It leans to {guess.label} ({guess.probability:.0%}), under the threshold for acting alone."
+        elif action == Action.auto_acknowledge and case.frequency == Frequency.frequent:
+            action, why = Action.investigate, " It has become frequent, so a person should look."
+        elif action == Action.auto_fix and case.fix_attempts >= self.max_fix_attempts:
+            action, why = Action.escalate, f" {case.fix_attempts} fix attempts did not solve it."
         severity = case.severity
         if prediction.severity.probability >= MIN_LABEL_CONFIDENCE:
             severity = Severity(prediction.severity.label)
+        if severity == Severity.critical and action != Action.escalate:
+            severity = Severity.high  # critical always escalates; a guess alone does not make it critical
         category = (
             prediction.category.label if prediction.category.probability >= MIN_LABEL_CONFIDENCE else case.category
         )
