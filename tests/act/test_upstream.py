@@ -429,9 +429,12 @@ def test_a_sent_acknowledgement_is_delivered(offline: OfflineRun, recorder: Reco
 
 def test_a_tool_that_says_it_is_acknowledged_already_is_not_told_again(offline: OfflineRun) -> None:
     feed(offline, "pagerduty", (PAYLOADS / "v3-incident-triggered.json").read_bytes())
-    # Acknowledged in PagerDuty by a responder; its webhook is the incident's latest event.
+    # Acknowledged in PagerDuty by a responder: the incident becomes theirs, and PagerDuty is not told.
     feed(offline, "pagerduty", (PAYLOADS / "v3-incident-acknowledged.json").read_bytes())
-    person_acknowledges(offline, 1, "api:ana")
+    with offline.sessions() as session:
+        incident = session.get(Incident, 1)
+        assert incident is not None and incident.status == "acknowledged"
+        assert (incident.acknowledged_by or "").startswith("pagerduty:")
     assert upstream_rows(offline) == []
 
 
@@ -442,13 +445,13 @@ def test_our_own_change_coming_back_from_the_tool_is_not_sent_again(offline: Off
         return text.encode()
 
     feed(offline, "pagerduty", payload("v3-incident-triggered.json"))
-    # PagerDuty announces the acknowledgement we asked for: a new occurrence, so the incident is decided again.
+    # PagerDuty announces the acknowledgement we asked for: an answer, not a new occurrence to decide.
     feed(offline, "pagerduty", payload("v3-incident-acknowledged.json"))
     with offline.sessions() as session:
         decisions = session.scalars(select(Decision.transition).order_by(Decision.id)).all()
         incident = session.get(Incident, 1)
         assert incident is not None and incident.status == "acknowledged"
-    assert decisions == ["opened", "recurred"]
+    assert decisions == ["opened"]
     assert upstream_rows(offline) == [
         ("upstream-pagerduty", "incident-1/t1-upstream-ack", {"incident_id": "Q2K9X7NM4HB1C"}),
     ]

@@ -124,11 +124,11 @@ def read_examples(path: Path) -> Iterator[Example]:
 
 def corpus_examples(corpus: Path) -> Iterator[Example]:
     """One example per scored event of a labeled corpus (the events `eval` decides)."""
-    from liberation_guardian.triage.evaluate import labeled_events, read_corpus
+    from liberation_guardian.triage.evaluate import labeled_events, read_corpus, untriaged
 
     for item, event in labeled_events(read_corpus(corpus), errors=[]):
-        if event.status.value == "resolved":
-            continue  # recoveries resolve their incident and are never triaged
+        if untriaged(event) is not None:
+            continue  # recoveries and acknowledgements resolve or acknowledge their incident, untriaged
         yield example_of(event, id=item.id, action=item.action, severity=item.severity, category=item.category)
 
 

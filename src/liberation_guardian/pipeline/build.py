@@ -57,7 +57,7 @@ def build_stages(config: LoadedConfig, policy: Policy | None = None) -> list[Sta
     """The stages each stored event runs through, in order."""
     policy = policy or Policy(config)
     return [
-        AnswerStage(config.settings.core.name, policy),
+        AnswerStage(config.settings.core.name, policy, config.settings.grouping),
         GroupStage(config.settings.grouping),
         EnrichStage(),
         TriageStage(build_chain(config)),

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from liberation_guardian.act.alert_keys import incident_of
@@ -46,34 +47,36 @@ class Stage(Protocol):
 
 
 class AnswerStage:
-    """Applies a two-way tool's answer about one of our own incidents (acknowledged, resolved there).
+    """Applies a person's answer reported by a tool: an acknowledgement, or a resolution of our own incident.
 
     When PagerDuty or Opsgenie reports on an alert this instance created (its key names one
     of our incidents), the event is that incident's acknowledgement or resolution, by the
     person the tool names: not a new problem to open an incident for.
+
+    When any tool reports that a person acknowledged one of its own alerts (PagerDuty,
+    Opsgenie, VictorOps mark such events `acknowledged`), someone already owns the problem:
+    its incident is acknowledged by that person, without a new decision or a page. If the
+    acknowledgement is the first this instance hears of the problem, the incident is opened
+    already acknowledged.
     """
 
     name = "answer"
 
-    def __init__(self, instance: str, policy: Policy) -> None:
+    def __init__(self, instance: str, policy: Policy, grouping: GroupingConfig) -> None:
         self.instance = instance
         self.policy = policy
+        self.grouping = grouping
 
     def run(self, session: Session, work: Work) -> None:
-        """Acknowledge or resolve our incident when the event answers for it."""
+        """Acknowledge or resolve the incident the event answers for."""
         event = work.event
-        if event.source == "pagerduty":
-            key = (event.labels or {}).get("incident_key")
-        elif event.source == "opsgenie":
-            key = (event.extra or {}).get("alias")
-        else:
-            return
-        incident_id = incident_of(self.instance, key if isinstance(key, str) else None)
-        incident = session.get(Incident, incident_id) if incident_id is not None else None
-        if incident is None:
-            return
         extra = event.extra or {}
-        who = f"{event.source}:{extra.get('agent') or extra.get('username') or 'someone'}"
+        incident = self._ours(session, event)
+        if incident is None:
+            if extra.get("acknowledged") and event.status == Status.firing:
+                self._acknowledged_there(session, work)
+            return
+        who = _who(event)
         event.incident_id = incident.id
         work.done = True
         now = self.policy.clock()
@@ -82,6 +85,32 @@ class AnswerStage:
                 self.policy.record_resolution(session, incident, None)
         elif extra.get("acknowledged") and acknowledge(incident, who, now):
             self.policy.record_acknowledgement(session, incident)
+
+    def _ours(self, session: Session, event: Event) -> Incident | None:
+        if event.source == "pagerduty":
+            key = (event.labels or {}).get("incident_key")
+        elif event.source == "opsgenie":
+            key = (event.extra or {}).get("alias")
+        else:
+            return None
+        incident_id = incident_of(self.instance, key if isinstance(key, str) else None)
+        return session.get(Incident, incident_id) if incident_id is not None else None
+
+    def _acknowledged_there(self, session: Session, work: Work) -> None:
+        event = work.event
+        incident = session.scalars(select(Incident).where(Incident.fingerprint == event.fingerprint)).one_or_none()
+        if incident is None:
+            incident = observe(session, event, self.grouping).incident  # first heard of: open it, owned already
+        event.incident_id = incident.id
+        work.incident, work.done = incident, True
+        if acknowledge(incident, _who(event), self.policy.clock()):
+            self.policy.record_acknowledgement(session, incident)
+
+
+def _who(event: Event) -> str:
+    extra = event.extra or {}
+    name = extra.get("agent") or extra.get("username") or extra.get("acknowledged_by") or "someone"
+    return f"{event.source}:{name}"
 
 
 class GroupStage:

@@ -9,9 +9,10 @@ sends it, with the labels a careful operator gave it (see docs/eval.md):
 
 Every event the payload parses into (only those of the `kinds` a line may name) is decided
 as a first occurrence (`opened`), by the same chain the pipeline uses, and compared with
-the labels; a recovery is not triaged by the pipeline (it resolves its incident quietly)
-and counts as a quiet acknowledgement. A chain that learns from the shipped corpus is
-scored by 5-fold cross-validation (see `evaluate`). The figures:
+the labels; a recovery or a person's acknowledgement is not triaged by the pipeline (it
+resolves or acknowledges its incident quietly) and counts as a quiet acknowledgement. A
+chain that learns from the shipped corpus is scored by 5-fold cross-validation (see
+`evaluate`). The figures:
 
 - action and severity accuracy; category macro-F1 (the mean F1 over the categories that
   occur in the labels or the answers);
@@ -207,22 +208,31 @@ def evaluate(chain: TriageChain | ChainFor, corpus: Iterable[Labeled], *, folds:
         deciding = fixed or chain(held)  # type: ignore[operator]
         for number, (item, event) in enumerate(items):
             if item.id in held:
-                verdicts[number] = recovery(event) or deciding.decide(case_of(event))
+                verdicts[number] = untriaged(event) or deciding.decide(case_of(event))
     report.outcomes = [Outcome(item, verdicts[number]) for number, (item, _) in enumerate(items)]
     return report
 
 
-def recovery(event: NormalizedEvent) -> Verdict | None:
-    """A recovery resolves its incident and is never triaged; it counts as a quiet acknowledgement."""
-    if event.status != Status.resolved:
+def untriaged(event: NormalizedEvent) -> Verdict | None:
+    """The pipeline's answer to an event it never triages, or None for one it does.
+
+    A recovery resolves its incident; a person's acknowledgement reported by the tool
+    (PagerDuty, Opsgenie, VictorOps) acknowledges it. Neither is decided or paged, so each
+    counts as a quiet acknowledgement at `info`.
+    """
+    if event.status == Status.resolved:
+        name, why = "recovery", "The problem is over: the event resolves its incident and nobody is disturbed."
+    elif event.extra.get("acknowledged"):
+        name, why = "acknowledgement", "A person already acknowledged it in the tool; the incident is theirs."
+    else:
         return None
     return Verdict(
         action=Action.auto_acknowledge,
         severity=Severity.info,
         category=categorize(event.source, event.kind, f"{event.title}\n{event.message}", event.exception_type),
         confidence=0.95,
-        decided_by="recovery",
-        rationale="The problem is over: the event resolves its incident and nobody is disturbed.",
+        decided_by=name,
+        rationale=why,
     )
 
 
