@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -18,21 +20,28 @@ from liberation_guardian.act.notify import templates
 from liberation_guardian.act.notify.base import Channel
 from liberation_guardian.act.notify.console import ConsoleChannel
 from liberation_guardian.act.upstream import channels as upstream_channels
+from liberation_guardian.agents import AgentLoop
 from liberation_guardian.api.feedback import router as feedback_router
+from liberation_guardian.api.patterns import router as patterns_router
+from liberation_guardian.api.recommendations import router as recommendations_router
 from liberation_guardian.api.routes import router as api_router
 from liberation_guardian.api.silences import router as silences_router
 from liberation_guardian.config import LoadedConfig
 from liberation_guardian.decide.policy import Policy
+from liberation_guardian.learn.patterns import seed_shipped
+from liberation_guardian.learn.retention import purge
 from liberation_guardian.observe.health import router as health_router
 from liberation_guardian.observe.metrics import Metrics
 from liberation_guardian.pipeline.build import build_stages
 from liberation_guardian.pipeline.process import Processor
 from liberation_guardian.pipeline.runner import Runner
+from liberation_guardian.pipeline.stages import Stage, TriageStage
 from liberation_guardian.receive.ingest import IngestWriter
 from liberation_guardian.receive.slack_actions import router as slack_actions_router
 from liberation_guardian.receive.state import Receiver
 from liberation_guardian.receive.webhook import WebhookMiddleware
-from liberation_guardian.store.db import make_engine, migrate, sessions
+from liberation_guardian.store.db import make_engine, migrate, sessions, transaction
+from liberation_guardian.store.models import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -78,14 +87,30 @@ def create_app(config: LoadedConfig, *, notify: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         migrate(engine)
+        learning = config.settings.learning
+        with transaction(factory) as session:
+            seed_shipped(session, learning, utcnow())
         policy = app.state.policy
-        processor = Processor(factory, build_stages(config, policy), metrics, policy.dispatcher)
-        runner = Runner(factory, processor, channels_of(config) if notify else {}, config.settings.delivery, metrics)
+        stages = build_stages(config, policy)
+        _warm_up(factory, stages)
+        processor = Processor(factory, stages, metrics, policy.dispatcher)
+        runner = Runner(
+            factory,
+            processor,
+            channels_of(config) if notify else {},
+            config.settings.delivery,
+            metrics,
+            housekeeping=partial(purge, factory, learning.knowledge_base.retention_days),
+        )
         runtime.runner = runner
         runtime.writer.on_commit = runner.wake
         app.state.runner_wake = runner.wake_deliveries
+        # Model requests of the analysis and triage agents, asked outside the processing transaction.
+        agents = AgentLoop.build(config, factory, policy, wake_deliveries=runner.wake_deliveries)
         runtime.writer.start()
         runner.start()
+        if agents is not None:
+            agents.start()
         runtime.alive = True
         log.info("ready", extra={"sources": sorted(config.sources), "channels": sorted(channels_of(config))})
         try:
@@ -94,6 +119,8 @@ def create_app(config: LoadedConfig, *, notify: bool = True) -> FastAPI:
             runtime.alive = False
             runtime.writer.stop()
             runner.stop()
+            if agents is not None:
+                agents.stop()
             engine.dispose()
 
     app = FastAPI(title="Liberation Guardian", version=__version__, lifespan=lifespan)
@@ -115,10 +142,22 @@ def create_app(config: LoadedConfig, *, notify: bool = True) -> FastAPI:
     app.include_router(api_router)
     app.include_router(silences_router)
     app.include_router(feedback_router)
+    app.include_router(patterns_router)
+    app.include_router(recommendations_router)
     app.include_router(health_router)
     app.include_router(slack_actions_router)
     _install_error_handlers(app)
     return app
+
+
+def _warm_up(factory: sessionmaker[Session], stages: list[Stage]) -> None:
+    """Let the learning deciders read what the store knows now, before the first event has to wait for it."""
+    started = time.perf_counter()
+    with transaction(factory) as session:
+        for stage in stages:
+            if isinstance(stage, TriageStage):
+                stage.chain.sync(session)
+    log.info("knowledge loaded", extra={"seconds": round(time.perf_counter() - started, 2)})
 
 
 def _install_error_handlers(app: FastAPI) -> None:

@@ -53,6 +53,7 @@ def give_feedback(request: Request, incident_id: int, body: FeedbackIn) -> dict[
                 comment=body.comment,
                 author=f"api:{body.by}",
                 now=utcnow(),
+                learning=request.app.state.config.settings.learning,
             )
         except ValueError as exc:
             raise HTTPException(400, str(exc)) from None

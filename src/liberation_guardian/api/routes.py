@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from liberation_guardian.api import serialize
 from liberation_guardian.api.auth import require_admin
+from liberation_guardian.api.recommendations import latest_analyses
 from liberation_guardian.group.incidents import acknowledge, resolve
 from liberation_guardian.sources._catalog import catalog, event_counts
 from liberation_guardian.store.db import transaction
@@ -84,8 +85,9 @@ def list_incidents(
             query = query.where(column == value)
     with _session(request) as session:
         rows, total = _page(session, query, limit, offset)
+        latest = latest_analyses(session, (row.id for row in rows))
         return {
-            "items": [serialize.incident(row) for row in rows],
+            "items": [serialize.incident(row, latest.get(row.id)) for row in rows],
             "total": total,
             "limit": limit,
             "offset": offset,
@@ -111,7 +113,7 @@ def get_incident(request: Request, incident_id: int) -> dict[str, Any]:
             select(Delivery).where(Delivery.incident_id == incident_id).order_by(Delivery.id)
         ).all()
         return {
-            **serialize.incident(incident),
+            **serialize.incident(incident, latest_analyses(session, [incident_id]).get(incident_id)),
             "events": [serialize.event(row, with_payload=True) for row in events],
             "decisions": [serialize.decision(row) for row in decisions],
             "deliveries": [serialize.delivery(row) for row in deliveries],

@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from liberation_guardian.store.models import Decision, Delivery, Event, Feedback, Incident
+from liberation_guardian.store.models import Decision, Delivery, Event, Feedback, Incident, Recommendation
 
 
 def _time(value: datetime | None) -> str | None:
@@ -45,9 +45,9 @@ def event(row: Event, *, with_payload: bool = False) -> dict[str, Any]:
     return data
 
 
-def incident(row: Incident) -> dict[str, Any]:
-    """An incident as the API shows it."""
-    return {
+def incident(row: Incident, latest: Recommendation | None = None) -> dict[str, Any]:
+    """An incident as the API shows it, with the summary of its latest finished recommendation when given."""
+    shown = {
         "id": row.id,
         "fingerprint": row.fingerprint,
         "status": row.status,
@@ -67,6 +67,15 @@ def incident(row: Incident) -> dict[str, Any]:
         "resolved_at": _time(row.resolved_at),
         "resolved_by": row.resolved_by,
     }
+    if latest is not None:
+        shown["recommendation"] = {
+            "id": latest.id,
+            "agent": latest.agent,
+            "kind": latest.kind,
+            "summary": latest.summary,
+            "produced_by": latest.produced_by,
+        }
+    return shown
 
 
 def decision(row: Decision) -> dict[str, Any]:
@@ -124,4 +133,27 @@ def feedback(row: Feedback) -> dict[str, Any]:
         "comment": row.comment,
         "by": row.author,
         "created_at": _time(row.created_at),
+    }
+
+
+def recommendation(row: Recommendation) -> dict[str, Any]:
+    """A recommendation as the API shows it."""
+    return {
+        "id": row.id,
+        "incident_id": row.incident_id,
+        "decision_id": row.decision_id,
+        "agent": row.agent,
+        "kind": row.kind,
+        "status": row.status,
+        "summary": row.summary,
+        "hypotheses": row.hypotheses,
+        "impact": row.impact,
+        "plan": row.plan,
+        "prevention": row.prevention,
+        "evidence": row.evidence,
+        "details": row.details,
+        "produced_by": row.produced_by,
+        "error": row.error,
+        "created_at": _time(row.created_at),
+        "completed_at": _time(row.completed_at),
     }

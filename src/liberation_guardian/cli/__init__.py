@@ -8,11 +8,13 @@ import click
 
 from liberation_guardian import __version__
 from liberation_guardian.cli._common import config_option
+from liberation_guardian.cli.analyze import analyze_command
 from liberation_guardian.cli.check import check_config
 from liberation_guardian.cli.eval import eval_command
 from liberation_guardian.cli.feedback import feedback_command
 from liberation_guardian.cli.incident import ack_command, resolve_command
 from liberation_guardian.cli.init import init
+from liberation_guardian.cli.kb import kb_command
 from liberation_guardian.cli.replay import replay
 from liberation_guardian.cli.route_test import route_test
 from liberation_guardian.cli.send import send
@@ -42,6 +44,8 @@ for command in (
     ack_command,
     resolve_command,
     feedback_command,
+    kb_command,
+    analyze_command,
     eval_command,
 ):
     cli.add_command(command)

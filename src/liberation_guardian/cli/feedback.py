@@ -53,6 +53,7 @@ def feedback_command(
                     comment=comment,
                     author=f"cli:{by or login_name()}",
                     now=utcnow(),
+                    learning=config.settings.learning,
                 )
             except ValueError as exc:
                 fail(str(exc))

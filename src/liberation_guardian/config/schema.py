@@ -55,9 +55,10 @@ class CoreConfig(Strict):
 class AIAgentConfig(Strict):
     """One entry of `ai_providers`: a model behind one provider's API (see docs/ai-providers.md).
 
-    Only `triage_agent` and the entries its `fallback` names are used; the triage agent
-    is asked only about cases no rule, pattern or offline classifier decided, never about
-    critical ones, and only with masked text.
+    Only `triage_agent`, `analysis_agent` and the entries their `fallback` lists name are
+    used; they are asked only about cases no rule, pattern or offline classifier placed,
+    never about critical ones, only with masked text, and never inside the processing
+    transaction (see docs/agents.md).
     """
 
     provider: Literal["anthropic", "openai", "google", "local"] = Field(
@@ -119,16 +120,21 @@ class AIAgentConfig(Strict):
 
 
 TRIAGE_AGENT = "triage_agent"
+ANALYSIS_AGENT = "analysis_agent"
 
 
 def idle_ai_agents(agents: dict[str, AIAgentConfig]) -> list[str]:
-    """Entries of `ai_providers` the running pipeline does not consult yet: all of them, for now.
+    """Entries of `ai_providers` the running service never consults (`coding_agent`, for one).
 
-    The triage agent and its fallbacks are built and checked (`triage/llm`), but a model
-    call must not run inside the processor's write transaction, so the pipeline will ask
-    it from a stage of its own; until then every entry is reported as having no effect.
+    `triage_agent` (a second opinion on cases the offline chain could not place) and
+    `analysis_agent` (root-cause analysis of unknown problems) are asked by the agent loop,
+    outside the processor's write transaction, and so are the entries their `fallback` lists name.
     """
-    return list(agents)
+    used: set[str] = set()
+    for name in (TRIAGE_AGENT, ANALYSIS_AGENT):
+        if name in agents:
+            used |= {name, *agents[name].fallback}
+    return [name for name in agents if name not in used]
 
 
 class Conditions(Strict):
@@ -228,7 +234,12 @@ class KnowledgeBaseConfig(Strict):
     """`learning.knowledge_base`."""
 
     retention_days: int = Field(
-        default=365, ge=1, description="Days resolution history is kept.", json_schema_extra=NOT_YET_USED
+        default=365,
+        ge=1,
+        description=(
+            "Days an incident's history (events, payloads, decisions, feedback, resolutions) is kept after it is "
+            "resolved; purged hourly and by `kb purge`. Open incidents and useful patterns are kept."
+        ),
     )
     pattern_confidence_threshold: float = Field(
         default=0.7,
@@ -237,34 +248,46 @@ class KnowledgeBaseConfig(Strict):
         description="Patterns below this confidence do not auto-acknowledge or auto-fix; they are investigated.",
     )
     min_occurrences_for_pattern: int = Field(
-        default=3, ge=1, description="Repeats before a new pattern is proposed.", json_schema_extra=NOT_YET_USED
+        default=3,
+        ge=1,
+        description=(
+            "Distinct incidents sharing one message template, none recognized by a known pattern, "
+            "before that template is proposed as a pattern for review."
+        ),
     )
 
 
 class FeedbackLoopConfig(Strict):
     """`learning.feedback_loop`."""
 
-    enabled: bool = Field(default=True, description="Learn from feedback.", json_schema_extra=NOT_YET_USED)
+    enabled: bool = Field(
+        default=True, description="Learn from feedback: a verdict on a pattern's decision confirms or rejects it."
+    )
     human_feedback_weight: float = Field(
         default=2.0,
         ge=0,
         description="Weight of a human correction against one outcome.",
-        json_schema_extra=NOT_YET_USED,
     )
     outcome_tracking_enabled: bool = Field(
-        default=True, description="Learn from what became of each action.", json_schema_extra=NOT_YET_USED
+        default=True,
+        description=(
+            "Learn from what became of a pattern's decisions: resolved without coming back, acknowledged, "
+            "recurred, or a fix that did not hold."
+        ),
     )
 
 
 class CommunitySharingConfig(Strict):
     """`learning.community_sharing`."""
 
-    enabled: bool = Field(default=False, description="Export and import pattern packs.", json_schema_extra=NOT_YET_USED)
+    enabled: bool = Field(default=False, description="Allow `kb export` and `kb import` of pattern packs.")
     anonymize_data: bool = Field(
-        default=True, description="Strip hosts, addresses and names from exports.", json_schema_extra=NOT_YET_USED
+        default=True,
+        description="Strip URLs, emails, IPs, host names and known service and repository names from exports.",
     )
     share_successful_patterns: bool = Field(
-        default=True, description="Export only patterns that worked.", json_schema_extra=NOT_YET_USED
+        default=True,
+        description="Export only patterns that worked (a success or confirmation, confidence at the threshold).",
     )
 
 
@@ -274,6 +297,23 @@ class LearningConfig(Strict):
     knowledge_base: KnowledgeBaseConfig = Field(default_factory=KnowledgeBaseConfig)
     feedback_loop: FeedbackLoopConfig = Field(default_factory=FeedbackLoopConfig)
     community_sharing: CommunitySharingConfig = Field(default_factory=CommunitySharingConfig)
+
+
+class AnalysisConfig(Strict):
+    """`analysis`: what the analysis agent reads around an incident (see docs/agents.md)."""
+
+    enabled: bool = Field(
+        default=True, description="Store an offline analysis, and a specialist's plan, for each incident worth one."
+    )
+    correlation_window_minutes: int = Field(
+        default=30,
+        ge=1,
+        le=1440,
+        description="How long before an incident deploys, CI failures and configuration changes count as suspects.",
+    )
+    related_incident_hours: int = Field(
+        default=24, ge=1, le=720, description="How recently seen other incidents of the same service count as related."
+    )
 
 
 class GroupingConfig(Strict):
@@ -315,13 +355,15 @@ class Settings(Strict):
     ai_providers: dict[str, AIAgentConfig] = Field(
         default_factory=dict,
         description=(
-            "LLM providers by agent name; `triage_agent` (and its `fallback` entries) decide cases nothing "
-            "else decided. Other entries are accepted, not yet used. See docs/ai-providers.md."
+            "LLM providers by agent name: `triage_agent` gives a second opinion on cases nothing else placed, "
+            "`analysis_agent` analyses unknown problems (with their `fallback` entries). Other entries are "
+            "accepted, not yet used. See docs/ai-providers.md and docs/agents.md."
         ),
     )
     integrations: dict[str, dict[str, dict[str, Any]]] = Field(default_factory=dict)
     decision_rules: DecisionRules = Field(default_factory=DecisionRules)
     learning: LearningConfig = Field(default_factory=LearningConfig)
+    analysis: AnalysisConfig = Field(default_factory=AnalysisConfig)
     grouping: GroupingConfig = Field(default_factory=GroupingConfig)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
     routing: RoutingConfig = Field(default_factory=RoutingConfig)

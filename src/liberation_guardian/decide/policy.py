@@ -7,6 +7,8 @@ and investigate to Slack and the outgoing webhook (else the log); informational 
 the log only; auto-acknowledged ones to nobody. Resolutions go to whoever heard.
 An acknowledgement, automatic or by a person, is also passed on to the tool the incident
 came from when that source is configured to hear it (`act/upstream/`).
+What each decision, resolution and acknowledgement says about the pattern that decided is
+recorded on it in the same transaction (`learn/outcomes.py`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from liberation_guardian.dispatch.dispatcher import Dispatcher
 from liberation_guardian.dispatch.labels import incident_labels
 from liberation_guardian.events import Link, Severity
 from liberation_guardian.group.incidents import AUTOMATIC, IncidentStatus, Transition
+from liberation_guardian.learn import outcomes
 from liberation_guardian.store.models import Decision, Event, Incident, Resolution, utcnow
 from liberation_guardian.triage.base import Action, Verdict
 
@@ -59,6 +62,7 @@ class Policy:
         )
         session.add(decision)
         session.flush()
+        outcomes.decided(session, incident, decision, transition.value, self.config.settings.learning, self.clock())
         if verdict.action == Action.auto_fix:
             incident.fix_attempts += 1
         acknowledging = verdict.action == Action.auto_acknowledge and incident.status == IncidentStatus.open
@@ -85,17 +89,17 @@ class Policy:
         last = session.scalar(
             select(Decision).where(Decision.incident_id == incident.id).order_by(Decision.id.desc()).limit(1)
         )
-        session.add(
-            Resolution(
-                incident_id=incident.id,
-                transition_seq=incident.transition_seq,
-                resolved_at=incident.resolved_at or self.clock(),
-                resolved_by=incident.resolved_by or "source",
-                action=last.action if last else None,
-                category=last.category if last else None,
-                pattern_id=(last.details or {}).get("pattern_id") if last else None,
-            )
+        resolution = Resolution(
+            incident_id=incident.id,
+            transition_seq=incident.transition_seq,
+            resolved_at=incident.resolved_at or self.clock(),
+            resolved_by=incident.resolved_by or "source",
+            action=last.action if last else None,
+            category=last.category if last else None,
+            pattern_id=outcomes.pattern_of(last),
         )
+        session.add(resolution)
+        outcomes.resolved(session, resolution, last, self.config.settings.learning, self.clock())
         labels = dict(incident.labels or {})
         if labels:
             labels["status"] = incident.status
@@ -110,6 +114,7 @@ class Policy:
         if labels:
             labels["status"] = incident.status
             incident.labels = labels
+        outcomes.acknowledged(session, incident, self.config.settings.learning, self.clock())
         note = self._plain(incident, "acknowledged", f"Acknowledged by {incident.acknowledged_by}.")
         told = self.dispatcher.acknowledged(session, incident, note, self.clock())
         self._tell_source(session, incident)

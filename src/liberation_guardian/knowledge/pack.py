@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -154,6 +155,9 @@ class Pattern(_Strict):
         "flapping) outranks the pattern of the symptom",
     )
     examples: list[Example] = Field(min_length=1, max_length=3)
+    provenance: dict[str, Any] = Field(
+        default_factory=dict, description="Where a shared pattern came from (`kb export` writes it); not matched on"
+    )
 
     _compiled: _Compiled | None = None
 
@@ -287,6 +291,12 @@ class Pack:
     def stacks(self) -> list[str]:
         """The stems of the pack's files (`python`, `kubernetes`, ...), in load order."""
         return [name.removesuffix(".yml") for name in self.versions]
+
+
+@cache
+def shipped_pack() -> Pack:
+    """The shipped pack, read and checked once per process."""
+    return load_pack()
 
 
 def load_pack(folder: Path | None = None) -> Pack:

@@ -3,6 +3,8 @@
 Feedback is kept against the incident's latest decision. A `wrong` verdict must say at
 least one of the right action, severity or category. Each value is checked against the
 vocabulary, so a typo is refused with a reason instead of teaching the system nonsense.
+When a pattern made the decision, the verdict also confirms or rejects that pattern
+(`learn/outcomes.py`), in the same transaction.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from liberation_guardian.config.schema import LearningConfig
 from liberation_guardian.events import Severity
+from liberation_guardian.learn import outcomes
 from liberation_guardian.store.models import Decision, Feedback, Incident
 from liberation_guardian.triage.base import Action
 from liberation_guardian.triage.category import TAXONOMY
@@ -29,6 +33,7 @@ def record_feedback(
     comment: str = "",
     author: str,
     now: datetime,
+    learning: LearningConfig | None = None,
 ) -> Feedback:
     """Store one piece of feedback; ValueError names the field that is not acceptable."""
     _check("action", action, [a.value for a in Action])
@@ -52,6 +57,7 @@ def record_feedback(
     )
     session.add(feedback)
     session.flush()
+    outcomes.judged(session, feedback, decision, learning or LearningConfig(), now)
     return feedback
 
 

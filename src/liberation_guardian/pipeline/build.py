@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from liberation_guardian.agents.stage import AnalysisStage
 from liberation_guardian.config import LoadedConfig
 from liberation_guardian.decide.policy import Policy
 from liberation_guardian.learn.examples import shipped_examples
+from liberation_guardian.learn.memory import IncidentMemory
 from liberation_guardian.pipeline.stages import (
     AnswerStage,
     DecideStage,
@@ -21,12 +23,13 @@ from liberation_guardian.triage.informational import Informational
 from liberation_guardian.triage.known import KnownPattern, shipped_index
 from liberation_guardian.triage.rules import ConfigRules
 from liberation_guardian.triage.severity import CriticalEscalation
+from liberation_guardian.triage.similar import Similar
 
 
 def build_chain(config: LoadedConfig, *, holdout: frozenset[str] = frozenset()) -> TriageChain:
     """The triage chain: critical severity or impact, the configured rules, informational events, known
-    patterns, the offline classifier, then investigate. `holdout` names shipped training examples the classifier
-    must not learn from (the lines an evaluation scores)."""
+    patterns, similarity to past incidents, the offline classifier, then investigate. `holdout` names shipped
+    training examples the classifier must not learn from (the lines an evaluation scores)."""
     settings = config.settings
     learning = settings.learning
     deciders: list[Decider] = [
@@ -37,6 +40,15 @@ def build_chain(config: LoadedConfig, *, holdout: frozenset[str] = frozenset()) 
         KnownPattern(
             shipped_index(),
             threshold=settings.learning.knowledge_base.pattern_confidence_threshold,
+            max_fix_attempts=settings.decision_rules.auto_fix.conditions.max_fix_attempts,
+        ),
+        Similar(
+            IncidentMemory(
+                # Without the feedback loop, corrections are not votes.
+                human_weight=learning.feedback_loop.human_feedback_weight if learning.feedback_loop.enabled else 0.0,
+                min_occurrences=learning.knowledge_base.min_occurrences_for_pattern,
+            ),
+            threshold=learning.knowledge_base.pattern_confidence_threshold,
             max_fix_attempts=settings.decision_rules.auto_fix.conditions.max_fix_attempts,
         ),
         Classifier(
@@ -62,4 +74,5 @@ def build_stages(config: LoadedConfig, policy: Policy | None = None) -> list[Sta
         EnrichStage(),
         TriageStage(build_chain(config)),
         DecideStage(policy),
+        AnalysisStage.from_config(config),
     ]

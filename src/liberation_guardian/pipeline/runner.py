@@ -1,4 +1,5 @@
-"""The loops that drive the pipeline in-process: the processor, the dispatch timer, one per channel.
+"""The loops that drive the pipeline in-process: the processor, the dispatch timer, one per channel,
+and housekeeping (the retention purge) at most once an hour.
 
 Threads wait on an event and wake when new work is committed, with a timed poll as
 the fallback, so the embedded default needs no broker.
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 1.0
 COALESCE_BELOW = 50
 COALESCE_SECONDS = 0.02
+HOUSEKEEPING_SECONDS = 3600.0
 
 
 class Runner:
@@ -40,8 +42,10 @@ class Runner:
         channels: dict[str, Channel],
         delivery: DeliveryConfig,
         metrics: Metrics | None = None,
+        housekeeping: Callable[[], object] | None = None,
     ) -> None:
         self.sessions = sessions
+        self.housekeeping = housekeeping
         self.processor = processor
         self.deliverers = [Deliverer(name, ch, sessions, delivery, metrics) for name, ch in channels.items()]
         self._stop = threading.Event()
@@ -59,6 +63,9 @@ class Runner:
         if self.processor.dispatcher is not None:
             loop = self._guard(partial(self._dispatch_loop, self.processor.dispatcher))
             self._threads.append(threading.Thread(target=loop, name="guardian-dispatch", daemon=True))
+        if self.housekeeping is not None:
+            loop = self._guard(partial(self._housekeeping_loop, self.housekeeping))
+            self._threads.append(threading.Thread(target=loop, name="guardian-housekeeping", daemon=True))
         for deliverer in self.deliverers:
             loop = self._guard(partial(self._deliver_loop, deliverer))
             self._threads.append(
@@ -125,6 +132,15 @@ class Runner:
                 continue
             wait = POLL_SECONDS if due is None else min(max((due - now).total_seconds(), 0.01), POLL_SECONDS)
             self._stop.wait(wait)
+
+    def _housekeeping_loop(self, work: Callable[[], object]) -> None:
+        """Run `work` at start and then every hour; a failure is logged and waits for the next hour."""
+        while not self._stop.is_set():
+            try:
+                work()
+            except Exception:  # the purge is retried next hour; the pipeline must not stop for it
+                log.exception("housekeeping failed; trying again in an hour")
+            self._stop.wait(HOUSEKEEPING_SECONDS)
 
     def _deliver_loop(self, deliverer: Deliverer) -> None:
         wake = self._deliver_wake[deliverer.channel_name]

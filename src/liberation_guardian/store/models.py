@@ -62,6 +62,10 @@ class Event(Base):
         Index("ix_events_unprocessed", "processed_at", "id"),
         Index("ix_events_incident", "incident_id"),
         Index("ix_events_source_received", "source", "received_at"),
+        # The analysis agent looks for deploys, CI failures and config changes shortly before an incident.
+        Index("ix_events_kind_received", "kind", "received_at"),
+        # Child-side indexes of foreign keys: deleting a parent row (the retention purge) checks its children.
+        Index("ix_events_payload", "payload_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -98,7 +102,10 @@ class Incident(Base):
     """
 
     __tablename__ = "incidents"
-    __table_args__ = (Index("ix_incidents_status_last_seen", "status", "last_seen"),)
+    __table_args__ = (
+        Index("ix_incidents_status_last_seen", "status", "last_seen"),
+        Index("ix_incidents_service_last_seen", "service", "last_seen"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
@@ -132,7 +139,10 @@ class Decision(Base):
     """The triage verdict on one incident transition."""
 
     __tablename__ = "decisions"
-    __table_args__ = (UniqueConstraint("incident_id", "transition_seq", name="uq_decisions_transition"),)
+    __table_args__ = (
+        UniqueConstraint("incident_id", "transition_seq", name="uq_decisions_transition"),
+        Index("ix_decisions_event", "event_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
@@ -158,7 +168,10 @@ class Delivery(Base):
     """
 
     __tablename__ = "deliveries"
-    __table_args__ = (Index("ix_deliveries_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_deliveries_decision", "decision_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
@@ -207,7 +220,10 @@ class GroupMember(Base):
     """
 
     __tablename__ = "group_members"
-    __table_args__ = (UniqueConstraint("group_id", "incident_id", name="uq_group_members_incident"),)
+    __table_args__ = (
+        UniqueConstraint("group_id", "incident_id", name="uq_group_members_incident"),
+        Index("ix_group_members_decision", "decision_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     group_id: Mapped[int] = mapped_column(ForeignKey("notification_groups.id"), index=True)
@@ -268,7 +284,11 @@ class Pattern(Base):
     """
 
     __tablename__ = "patterns"
-    __table_args__ = (Index("ix_patterns_status", "status"),)
+    __table_args__ = (
+        Index("ix_patterns_status", "status"),
+        # What the knowledge decider reads before each decision: the latest change.
+        Index("ix_patterns_updated", "updated_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(128), primary_key=True)
     origin: Mapped[str] = mapped_column(String(16))
@@ -296,6 +316,7 @@ class Feedback(Base):
     """A person's verdict on a decision: right, or wrong with what it should have been."""
 
     __tablename__ = "feedback"
+    __table_args__ = (Index("ix_feedback_decision", "decision_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
@@ -337,3 +358,40 @@ class Playbook(Base):
     applies_to: Mapped[list[Any]] = mapped_column(default=list)
     steps: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Recommendation(Base):
+    """What an agent recommends for one incident transition: causes, impact, plan, prevention.
+
+    `agent` is `analysis`, `infrastructure`, `security`, `performance` or `triage` (a model's
+    second opinion on the decision); `produced_by` is `offline` or `<provider>:<model>`.
+    Offline recommendations are `done` when written; a model's starts `pending` and the
+    agent loop makes it `done` or `failed` (with `error`), claiming it by `claimed_at`.
+    """
+
+    __tablename__ = "recommendations"
+    __table_args__ = (
+        Index("ix_recommendations_incident", "incident_id", "id"),
+        Index("ix_recommendations_pending", "status", "id"),
+        Index("ix_recommendations_decision", "decision_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"))
+    decision_id: Mapped[int | None] = mapped_column(ForeignKey("decisions.id"))
+    transition_seq: Mapped[int] = mapped_column(Integer)
+    agent: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="done")
+    summary: Mapped[str] = mapped_column(Text, default="")
+    hypotheses: Mapped[list[Any]] = mapped_column(default=list)
+    impact: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    plan: Mapped[list[Any]] = mapped_column(default=list)
+    prevention: Mapped[list[Any]] = mapped_column(default=list)
+    evidence: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    produced_by: Mapped[str] = mapped_column(String(128))
+    error: Mapped[str | None] = mapped_column(Text)
+    claimed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    completed_at: Mapped[datetime | None]

@@ -172,10 +172,14 @@ def test_nothing_is_built_without_a_triage_agent_or_without_its_key() -> None:
     assert [agent.label for agent in with_key.agents] == ["anthropic/claude-3-sonnet"]
 
 
-def test_every_agent_is_reported_until_the_pipeline_consults_one() -> None:
+def test_only_the_agents_the_service_consults_are_not_reported_as_unused() -> None:
     config = load_text(spec_example_config(), {}, base_dir=Path("."))
-    for name in ("triage_agent", "analysis_agent", "coding_agent"):
-        assert f"ai_providers.{name}" in config.not_yet_used
+    assert [key for key in config.not_yet_used if key.startswith("ai_providers")] == ["ai_providers.coding_agent"]
+    # A fallback of a consulted agent is consulted too.
+    entries = "ai_providers:\n" + "\n".join(
+        [agent_yaml("analysis_agent", LOCAL, "http://127.0.0.1:9", fallback=["spare"]), agent_yaml("spare", LOCAL, "u")]
+    )
+    assert not [key for key in load_text(entries, {}, base_dir=Path(".")).not_yet_used if key.startswith("ai_")]
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,7 @@ from liberation_guardian.triage.llm.mask import Masker
 from liberation_guardian.triage.llm.prompt import LlmVerdict
 from liberation_guardian.triage.llm.provider import make_provider
 
-__all__ = ["Agent", "LlmDecider", "LlmVerdict", "Masker", "build_llm_decider"]
+__all__ = ["Agent", "LlmDecider", "LlmVerdict", "Masker", "build_agents", "build_llm_decider"]
 
 log = logging.getLogger(__name__)
 
@@ -36,18 +36,26 @@ def build_llm_decider(config: LoadedConfig) -> LlmDecider | None:
     An entry whose `api_key_env` variable is unset is skipped with a warning; a provider
     whose client library is not installed is a `ConfigError` naming the entry.
     """
-    entries = config.settings.ai_providers
-    triage = entries.get(TRIAGE_AGENT)
-    if triage is None:
+    agents = build_agents(config, TRIAGE_AGENT)
+    if not agents:
         return None
+    return LlmDecider(agents, Masker(config.settings.ai_providers[TRIAGE_AGENT].mask_patterns))
+
+
+def build_agents(config: LoadedConfig, name: str) -> list[Agent]:
+    """The entry `ai_providers.<name>` and its `fallback` entries that can be asked, in order (may be empty)."""
+    entries = config.settings.ai_providers
+    head = entries.get(name)
+    if head is None:
+        return []
     agents = []
-    for name in (TRIAGE_AGENT, *triage.fallback):
-        entry = entries[name]
-        key = config.ai_keys.get(name)
+    for member in (name, *head.fallback):
+        entry = entries[member]
+        key = config.ai_keys.get(member)
         if entry.api_key_env and key is None:
             log.warning(
                 "AI provider skipped: its API key variable is not set",
-                extra={"agent": name, "variable": entry.api_key_env},
+                extra={"agent": member, "variable": entry.api_key_env},
             )
             continue
         budget = HourlyBudget(
@@ -55,7 +63,5 @@ def build_llm_decider(config: LoadedConfig) -> LlmDecider | None:
             cost_per_1k_tokens=entry.cost_per_1k_tokens,
             max_cost=entry.max_cost_per_hour,
         )
-        agents.append(Agent(name, make_provider(name, entry, key), budget))
-    if not agents:
-        return None
-    return LlmDecider(agents, Masker(triage.mask_patterns))
+        agents.append(Agent(member, make_provider(member, entry, key), budget))
+    return agents

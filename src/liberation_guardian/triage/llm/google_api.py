@@ -1,9 +1,10 @@
 """The `google` provider: Gemini's generateContent through the official `google-genai` client.
 
 Structured output is `response_mime_type="application/json"` with the `LlmVerdict` JSON
-schema as `response_json_schema` (sent as `responseJsonSchema`, the API's JSON Schema form of
-`response_schema`: the older OpenAPI-subset field has no `additionalProperties`, which the
-schema needs to stay closed). Requests go to the `v1beta` API version.
+schema (or that of another `AnswerSchema`) as `response_json_schema` (sent as
+`responseJsonSchema`, the API's JSON Schema form of `response_schema`: the older
+OpenAPI-subset field has no `additionalProperties`, which the schema needs to stay closed).
+Requests go to the `v1beta` API version.
 
 Unlike the other two clients, google-genai retries only when told how, so `HttpRetryOptions`
 is spelled out: `max_retries + 1` attempts, exponential backoff from 0.5 s up to 8 s, on
@@ -18,11 +19,12 @@ from google import genai
 from google.genai import types
 
 from liberation_guardian.config.schema import AIAgentConfig
-from liberation_guardian.triage.llm.prompt import verdict_schema
 from liberation_guardian.triage.llm.provider import (
     DEFAULT_MAX_TOKENS,
     DEFAULT_TEMPERATURE,
     RETRY_STATUSES,
+    VERDICT,
+    AnswerSchema,
     ProviderError,
     Reply,
     Turn,
@@ -54,8 +56,8 @@ class GoogleProvider:
         self.max_tokens = config.max_tokens or DEFAULT_MAX_TOKENS
         self.temperature = DEFAULT_TEMPERATURE if config.temperature is None else config.temperature
 
-    def send(self, system: str, turns: Sequence[Turn]) -> Reply:
-        """One generateContent request asking for JSON that fits the verdict schema."""
+    def send(self, system: str, turns: Sequence[Turn], answer: AnswerSchema = VERDICT) -> Reply:
+        """One generateContent request asking for JSON that fits the answer's schema."""
         contents = [
             types.Content(role="user" if turn.role == "user" else "model", parts=[types.Part(text=turn.text)])
             for turn in turns
@@ -65,7 +67,7 @@ class GoogleProvider:
             temperature=self.temperature,
             max_output_tokens=self.max_tokens,
             response_mime_type="application/json",
-            response_json_schema=verdict_schema(),
+            response_json_schema=answer.schema,
         )
         try:
             response = self.client.models.generate_content(model=self.model, contents=contents, config=config)

@@ -1,11 +1,11 @@
 """The `openai` and `local` providers: Chat Completions through the official `openai` client.
 
 Structured output is `response_format={"type": "json_schema", ...}` with the `LlmVerdict`
-schema in strict mode. `local` is the same client pointed at an OpenAI-compatible server
-(Ollama, llama.cpp's server, vLLM) by `base_url`; such servers need no key, but the client
-insists on one, so a placeholder is sent. Retries (408, 409, 429, 5xx, connection errors,
-timeouts; exponential backoff from 0.5 s, honouring `retry-after`) are the client's own,
-set by `max_retries`.
+schema (or that of another `AnswerSchema`) in strict mode. `local` is the same client
+pointed at an OpenAI-compatible server (Ollama, llama.cpp's server, vLLM) by `base_url`;
+such servers need no key, but the client insists on one, so a placeholder is sent. Retries
+(408, 409, 429, 5xx, connection errors, timeouts; exponential backoff from 0.5 s, honouring
+`retry-after`) are the client's own, set by `max_retries`.
 """
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ from openai.types.chat import ChatCompletionMessageParam
 from openai.types.shared_params import ResponseFormatJSONSchema
 
 from liberation_guardian.config.schema import AIAgentConfig
-from liberation_guardian.triage.llm.prompt import verdict_schema
 from liberation_guardian.triage.llm.provider import (
     DEFAULT_MAX_TOKENS,
     DEFAULT_TEMPERATURE,
+    VERDICT,
+    AnswerSchema,
     ProviderError,
     Reply,
     Turn,
@@ -44,13 +45,13 @@ class OpenAIProvider:
             timeout=config.timeout_seconds,
             max_retries=config.max_retries,
         )
-        self.response_format: ResponseFormatJSONSchema = {
-            "type": "json_schema",
-            "json_schema": {"name": "triage_verdict", "schema": verdict_schema(), "strict": True},
-        }
 
-    def send(self, system: str, turns: Sequence[Turn]) -> Reply:
-        """One Chat Completions request with the verdict schema as response format."""
+    def send(self, system: str, turns: Sequence[Turn], answer: AnswerSchema = VERDICT) -> Reply:
+        """One Chat Completions request with the answer's schema as response format."""
+        response_format: ResponseFormatJSONSchema = {
+            "type": "json_schema",
+            "json_schema": {"name": answer.name, "schema": answer.schema, "strict": True},
+        }
         messages: list[ChatCompletionMessageParam] = [{"role": "system", "content": system}]
         for turn in turns:
             if turn.role == "user":
@@ -64,7 +65,7 @@ class OpenAIProvider:
                 model=self.model,
                 messages=messages,
                 temperature=self.temperature,
-                response_format=self.response_format,
+                response_format=response_format,
                 max_tokens=self.max_tokens if local else openai.omit,
                 max_completion_tokens=openai.omit if local else self.max_tokens,
             )

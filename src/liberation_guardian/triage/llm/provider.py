@@ -8,6 +8,8 @@ next entry of the fallback chain; nothing a provider does raises into the pipeli
 
 `consult` validates the reply against `LlmVerdict`; an answer that does not fit gets one
 repair request quoting the validation error, and a second bad answer is `InvalidReply`.
+`ask` is the same exchange for any other answer model and its `AnswerSchema` (the analysis
+agent's structured analysis, in `agents/llm.py`).
 """
 
 from __future__ import annotations
@@ -16,13 +18,13 @@ import importlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from liberation_guardian.config.schema import AIAgentConfig
 from liberation_guardian.errors import ConfigError
-from liberation_guardian.triage.llm.prompt import LlmVerdict, Prompt, repair_request
+from liberation_guardian.triage.llm.prompt import LlmVerdict, Prompt, repair_request, verdict_schema
 
 DEFAULT_MAX_TOKENS = 1024
 DEFAULT_TEMPERATURE = 0.0
@@ -44,6 +46,25 @@ class ProviderError(Exception):
 
 class InvalidReply(ProviderError):
     """The model answered twice with something that does not fit `LlmVerdict`."""
+
+
+@dataclass(frozen=True)
+class AnswerSchema:
+    """The structure an answer must have, as each vendor's structured output names it.
+
+    `tool` is the forced tool of Anthropic's Messages API, `name` the `json_schema` name of
+    OpenAI's response format; `schema` is the JSON schema itself (Gemini takes only that).
+    """
+
+    tool: str
+    name: str
+    description: str
+    schema: dict[str, Any]
+
+
+VERDICT = AnswerSchema("record_verdict", "triage_verdict", "Record the triage verdict for the event.", verdict_schema())
+
+M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -69,9 +90,20 @@ class Provider(Protocol):
     provider: str
     model: str
 
-    def send(self, system: str, turns: Sequence[Turn]) -> Reply:
-        """One request; raise `ProviderError` when no answer came."""
+    def send(self, system: str, turns: Sequence[Turn], answer: AnswerSchema = VERDICT) -> Reply:
+        """One request whose answer must fit `answer`; raise `ProviderError` when no answer came."""
         ...
+
+
+@dataclass(frozen=True)
+class Answer(Generic[M]):
+    """A validated answer of any model with what it cost."""
+
+    value: M
+    input_tokens: int
+    output_tokens: int
+    requests: int
+    latency_ms: int
 
 
 @dataclass(frozen=True)
@@ -87,15 +119,21 @@ class Consultation:
 
 def consult(provider: Provider, prompt: Prompt) -> Consultation:
     """Ask, validate, and repair once; raise `ProviderError` (or `InvalidReply`) when that yields nothing usable."""
+    found = ask(provider, prompt, LlmVerdict, VERDICT)
+    return Consultation(found.value, found.input_tokens, found.output_tokens, found.requests, found.latency_ms)
+
+
+def ask(provider: Provider, prompt: Prompt, model: type[M], answer: AnswerSchema) -> Answer[M]:
+    """`consult` for any answer model: ask with its schema, validate, repair once, else `InvalidReply`."""
     started = time.monotonic()
     turns = [Turn("user", prompt.user)]
     tokens_in = tokens_out = 0
     for attempt in (1, 2):
-        reply = provider.send(prompt.system, turns)
+        reply = provider.send(prompt.system, turns, answer)
         tokens_in += reply.input_tokens
         tokens_out += reply.output_tokens
         try:
-            verdict = LlmVerdict.model_validate_json(reply.text)
+            value = model.model_validate_json(reply.text)
         except ValidationError as exc:
             error = _short(exc)
             if attempt == 2:
@@ -104,7 +142,7 @@ def consult(provider: Provider, prompt: Prompt) -> Consultation:
             turns += [Turn("assistant", reply.text or "(empty)"), Turn("user", repair_request(error))]
             continue
         latency = int((time.monotonic() - started) * 1000)
-        return Consultation(verdict, tokens_in, tokens_out, attempt, latency)
+        return Answer(value, tokens_in, tokens_out, attempt, latency)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
