@@ -1,11 +1,12 @@
 """The offline classifier decider: a model trained on labeled events and every human correction.
 
 It answers what the rules and the known patterns left open, when its model is confident
-enough (`MIN_CONFIDENCE`); below that, the fallback investigates. Quiet handling follows
-the same rules as patterns: an acknowledgement or a fix whose probability is under
-`learning.knowledge_base.pattern_confidence_threshold` is investigated instead, so is an
-acknowledgement of an incident that has become frequent, and a fix that already used
-`max_fix_attempts` goes to a person.
+enough (`MIN_CONFIDENCE`); below that, the fallback investigates. It acts alone (fixes,
+acknowledges or pages) only at `learning.knowledge_base.pattern_confidence_threshold`;
+under it the case is investigated instead: a person looks, without being woken. Critical
+problems never depend on it: the severity and impact links escalate them first. As for
+patterns, an incident that has become frequent is not acknowledged, and a fix that already
+used `max_fix_attempts` goes to a person.
 
 It learns as it runs: `sync` reads feedback stored since the last call and retrains with
 each correction as an example weighted by `learning.feedback_loop.human_feedback_weight`,
@@ -104,7 +105,8 @@ class Classifier:
             return None
         guess = prediction.action
         action, why = Action(guess.label), ""
-        if action in (Action.auto_fix, Action.auto_acknowledge) and guess.probability < self.threshold:
+        if action != Action.investigate and guess.probability < self.threshold:
+            # Fixing, acknowledging and paging are each acting alone; unsure, a person looks without being woken.
             action = Action.investigate
             why = f" It leans to {guess.label} ({guess.probability:.0%}), under the threshold for acting alone."
         elif action == Action.auto_acknowledge and case.frequency == Frequency.frequent:
