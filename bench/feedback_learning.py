@@ -1,21 +1,25 @@
 """Learning from corrections: the eval before and after 50 corrections given through the feedback API.
 
 The eval is the one `liberation-guardian eval` runs: five chains, each with a classifier
-that did not learn from the fifth of the corpus it decides (`build_chain(holdout=...)`).
-Then:
+that did not learn from the fifth of the corpus it decides (`build_chain(holdout=...)`),
+over the labeled corpus and the held-out corpus together (`eval/corpus`, `eval/holdout`;
+`--corpus` names others). Then:
 
-1. every corpus event is stored and processed into a fresh SQLite database, as `replay`
-   does (offline, no timers);
+1. every event is stored and processed into a fresh SQLite database, as `replay` does
+   (offline, no timers);
 2. the real server (`liberation-guardian serve`) is started on that database on
-   loopback, and for 50 events the eval decided wrongly (spread over the corpus by a hash
-   of their ids) a correction with the line's labels is posted to
-   `POST /api/incidents/{id}/feedback`;
+   loopback; every incident is resolved through `POST /api/incidents/{id}/resolve`, as
+   an instance that has run for a while has handled them (`--no-history` skips this), and
+   for 50 events the eval decided wrongly (every wrong action first, then wrong severities
+   or categories, spread over the corpora by a hash of their ids) a correction with the
+   line's labels is posted to `POST /api/incidents/{id}/feedback`;
 3. each chain catches up with the database (`TriageChain.sync`, as the triage stage does
    before every decision) and the corpus is decided again.
 
-The figures, before and after: the whole corpus; the corrected lines themselves (the
-same problem coming back); and the other lines of the corrected kinds (same source and
-event kind as a corrected line), which no correction named.
+The figures, before and after: all lines; the corrected lines themselves (the same problem
+coming back); and the other lines of the corrected kinds (same source and event kind as a
+corrected line), which no correction named. Corrections go into a scratch database only:
+nothing the shipped chain learns from changes.
 
     .venv/bin/python bench/feedback_learning.py --corrections 50
 """
@@ -52,7 +56,8 @@ from liberation_guardian.triage.evaluate import (
     untriaged,
 )
 
-CORPUS = Path(__file__).resolve().parents[1] / "eval" / "corpus"
+EVAL = Path(__file__).resolve().parents[1] / "eval"
+CORPORA = (EVAL / "corpus", EVAL / "holdout")
 TOKEN = "bench-admin-token"
 
 
@@ -74,14 +79,61 @@ def score(outcomes: list[Outcome]) -> dict[str, float | int]:
     }
 
 
+def post_corrections(
+    tmp: Path, config_text: str, incident_of: dict[str, int], corrected: list[Labeled], *, history: bool
+) -> None:
+    """Start the real server on the database, resolve the history if asked, and post one correction per line."""
+    port = free_port()
+    config_file = tmp / "guardian.yml"
+    config_file.write_text(config_text)
+    env = {**os.environ, "GUARDIAN_ADMIN_TOKEN": TOKEN}
+    command = [sys.executable, "-m", "liberation_guardian", "--config", str(config_file), "serve"]
+    server = subprocess.Popen(
+        [*command, "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                if httpx.get(url + "/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        if history:
+            # An instance that has run for a while: its incidents were handled and resolved as decided.
+            for incident_id in sorted(set(incident_of.values())):
+                httpx.post(f"{url}/api/incidents/{incident_id}/resolve", json={"by": "bench"}, headers=auth)
+        for item in corrected:
+            correction = {
+                "verdict": "wrong",
+                "action": item.action,
+                "severity": item.severity,
+                "category": item.category,
+                "by": "bench",
+            }
+            answer = httpx.post(f"{url}/api/incidents/{incident_of[item.id]}/feedback", json=correction, headers=auth)
+            answer.raise_for_status()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--corrections", type=int, default=50)
+    parser.add_argument("--corpus", type=Path, action="append", help="A labeled corpus folder (repeatable).")
+    parser.add_argument(
+        "--no-history", action="store_true", help="Do not resolve the incidents before the corrections are posted."
+    )
     parser.add_argument("--show", action="store_true", help="Also list each corrected line before and after.")
     args = parser.parse_args()
 
     errors: list[str] = []
-    items = list(labeled_events(read_corpus(CORPUS), errors))
+    items = [item for corpus in args.corpus or CORPORA for item in labeled_events(read_corpus(corpus), errors)]
     tmp = Path(tempfile.mkdtemp(prefix="guardian-learning-"))
     database = f"sqlite:///{tmp}/guardian.db"
     config_text = f"core:\n  database_url: {database}\n  admin_token_env: GUARDIAN_ADMIN_TOKEN\n"
@@ -112,48 +164,20 @@ def main() -> None:
         if decisions:
             incident_of.setdefault(item.id, decisions[-1].incident_id)
 
+    def mistaken(item: Labeled) -> tuple[bool, bool]:
+        verdict = before[item.id]
+        action = verdict.action.value != item.action
+        return action, action or verdict.severity.value != item.severity or verdict.category != item.category
+
     wrong = [
-        item
-        for item, event in items
-        if before[item.id].action.value != item.action and item.id in incident_of and event.status.value == "firing"
+        item for item, event in items if mistaken(item)[1] and item.id in incident_of and event.status.value == "firing"
     ]
-    wrong.sort(key=lambda item: zlib.crc32(item.id.encode()))
+    # Wrong actions first, then wrong severities or categories, spread over the corpora by a hash of the id.
+    wrong.sort(key=lambda item: (not mistaken(item)[0], zlib.crc32(item.id.encode())))
     corrected: list[Labeled] = wrong[: args.corrections]
 
     # 2. Post the corrections to the real server.
-    port = free_port()
-    config_file = tmp / "guardian.yml"
-    config_file.write_text(config_text)
-    env = {**os.environ, "GUARDIAN_ADMIN_TOKEN": TOKEN}
-    command = [sys.executable, "-m", "liberation_guardian", "--config", str(config_file), "serve"]
-    server = subprocess.Popen(
-        [*command, "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                if httpx.get(url + "/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        auth = {"Authorization": f"Bearer {TOKEN}"}
-        for item in corrected:
-            correction = {
-                "verdict": "wrong",
-                "action": item.action,
-                "severity": item.severity,
-                "category": item.category,
-                "by": "bench",
-            }
-            answer = httpx.post(f"{url}/api/incidents/{incident_of[item.id]}/feedback", json=correction, headers=auth)
-            answer.raise_for_status()
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    post_corrections(tmp, config_text, incident_of, corrected, history=not args.no_history)
 
     # 3. Catch up with the store and decide the corpus again.
     factory = sessions(make_engine(database))
@@ -179,6 +203,15 @@ def main() -> None:
         for name, members in groups.items()
     }
     if args.show:
+        corrected_ids = {item.id for item in corrected}
+        for item, _ in items:
+            was, now = before[item.id], after[item.id]
+            if item.id not in corrected_ids and (was.action.value == item.action) != (now.action.value == item.action):
+                print(
+                    f"changed {item.id}: expected {item.action}; before {was.action.value} by {was.decided_by}; "
+                    f"after {now.action.value} by {now.decided_by}",
+                    file=sys.stderr,
+                )
         for item in corrected:
             was, now = before[item.id], after[item.id]
             print(
