@@ -23,12 +23,13 @@ from liberation_guardian.act.upstream import channels as upstream_channels
 from liberation_guardian.agents import AgentLoop
 from liberation_guardian.api.feedback import router as feedback_router
 from liberation_guardian.api.patterns import router as patterns_router
+from liberation_guardian.api.playbooks import router as playbooks_router
 from liberation_guardian.api.recommendations import router as recommendations_router
 from liberation_guardian.api.routes import router as api_router
 from liberation_guardian.api.silences import router as silences_router
 from liberation_guardian.config import LoadedConfig
 from liberation_guardian.decide.policy import Policy
-from liberation_guardian.learn.patterns import seed_shipped
+from liberation_guardian.learn.patterns import seed_playbooks, seed_shipped
 from liberation_guardian.learn.retention import purge
 from liberation_guardian.observe.health import router as health_router
 from liberation_guardian.observe.metrics import Metrics
@@ -90,6 +91,7 @@ def create_app(config: LoadedConfig, *, notify: bool = True) -> FastAPI:
         learning = config.settings.learning
         with transaction(factory) as session:
             seed_shipped(session, learning, utcnow())
+            seed_playbooks(session, utcnow())
         policy = app.state.policy
         stages = build_stages(config, policy)
         _warm_up(factory, stages)
@@ -143,6 +145,7 @@ def create_app(config: LoadedConfig, *, notify: bool = True) -> FastAPI:
     app.include_router(silences_router)
     app.include_router(feedback_router)
     app.include_router(patterns_router)
+    app.include_router(playbooks_router)
     app.include_router(recommendations_router)
     app.include_router(health_router)
     app.include_router(slack_actions_router)

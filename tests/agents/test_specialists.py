@@ -66,7 +66,11 @@ def test_a_cost_anomaly_points_at_the_account_and_region(guardian: Guardian) -> 
     )
     assert advice.kind == "cost_anomaly"
     assert advice.summary.startswith("Cost anomaly in 123456789012 in us-east-1")
-    assert "unattached volumes" in advice.plan[1]
+    assert advice.plan[0].startswith("Open the cost report for 123456789012 in us-east-1")
+    # The cost playbook takes over from the generic steps.
+    assert advice.evidence["playbook"]["id"] == "spend.cost-spike"
+    assert advice.plan[1].startswith("Playbook (spend.cost-spike): ")
+    assert any("unattached volumes" in step for step in advice.plan)
     assert any("budget" in step for step in advice.prevention)
 
 

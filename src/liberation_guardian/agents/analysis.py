@@ -15,12 +15,21 @@ matched. Each piece of evidence becomes a hypothesis with a likelihood:
 
 A change from the same service ten minutes before an error therefore outranks both the
 category's prior and a deploy of another service one minute before. The plan follows the
-most likely cause first, then the runbook, then what the decision asks of a person.
+most likely cause first, then the runbook (or, without one, the steps of the playbook that
+applies), then what the decision asks of a person, and ends with the playbook's checks.
 """
 
 from __future__ import annotations
 
-from liberation_guardian.agents.base import Advice, Change, Hypothesis, Situation, impact_of
+from liberation_guardian.agents.base import (
+    Advice,
+    Change,
+    Hypothesis,
+    Situation,
+    impact_of,
+    playbook_evidence,
+    playbook_steps,
+)
 from liberation_guardian.events import Frequency
 
 NAME = "analysis"
@@ -155,9 +164,14 @@ def _from_related(situation: Situation) -> list[Hypothesis]:
 
 
 def plan(situation: Situation, hypotheses: list[Hypothesis]) -> list[str]:
-    """Steps in order: check the likeliest cause, follow the runbook, act as decided, confirm."""
+    """Steps in order: check the likeliest cause, follow the runbook or else the playbook, act as decided, confirm."""
     steps = [_check(situation, hypotheses[0])]
     steps += [f"Runbook ({situation.pattern_id}): {step}" for step in situation.runbook[:4]]
+    playbook = situation.playbook
+    if playbook is not None and situation.runbook:
+        steps.append(f"For the whole procedure, follow playbook {playbook.id}: {playbook.title}.")
+    elif playbook is not None:
+        steps += playbook_steps(playbook)
     if situation.action == "escalate":
         steps.append(f"The owner of {situation.service or 'the service'} has been paged; hand them this analysis.")
     elif situation.action == "auto_fix":
@@ -165,10 +179,12 @@ def plan(situation: Situation, hypotheses: list[Hypothesis]) -> list[str]:
         steps.append(f"Review the proposed fix{template} and let its tests decide.")
     else:
         steps.append("Reproduce it in staging with the event's inputs before changing production.")
-    steps.append(
-        f"Confirm: the incident stays quiet for 30 min after the change, then resolve it "
-        f"(liberation-guardian resolve {situation.incident_id})."
-    )
+    resolve = f"(liberation-guardian resolve {situation.incident_id})."
+    if playbook is not None:
+        checks = " ".join(playbook.verify)
+        steps.append(f"Confirm ({playbook.id}): {checks} Once it has stayed quiet for 30 min, resolve it {resolve}")
+    else:
+        steps.append(f"Confirm: the incident stays quiet for 30 min after the change, then resolve it {resolve}")
     return steps
 
 
@@ -223,5 +239,6 @@ def evidence(situation: Situation) -> dict[str, object]:
         "related_incidents": [related.as_evidence() for related in situation.related],
         "pattern_id": situation.pattern_id,
         "runbook": list(situation.runbook),
+        "playbook": playbook_evidence(situation.playbook),
         "window_minutes": situation.window_minutes,
     }

@@ -4,6 +4,10 @@ A `Situation` is read from the store once per incident transition (`situation.py
 handed to the analysis agent and to the specialist that takes the incident's category; each
 answers with an `Advice`, which the stage stores as a `Recommendation` row. Agents never
 query the database themselves, so they are plain functions of their input and easy to test.
+
+The situation also carries the playbook that applies (knowledge/playbooks.py). Each agent
+names it in its evidence and lets its steps replace the generic part of its plan
+(`with_playbook`): what only the agent knows (the pod, the change, the package) comes first.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from liberation_guardian.events import Frequency, Severity, UserImpact
+from liberation_guardian.knowledge.playbooks import Playbook
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,7 @@ class Situation:
     changes: tuple[Change, ...] = ()
     related: tuple[Related, ...] = ()
     window_minutes: int = 30
+    playbook: Playbook | None = None
 
     @property
     def text(self) -> str:
@@ -157,6 +163,28 @@ class Agent(Protocol):
     def advise(self, situation: Situation) -> Advice:
         """The recommendation for this situation."""
         ...
+
+
+def with_playbook(specific: list[str], generic: list[str], playbook: Playbook | None) -> list[str]:
+    """A plan: the agent's specific steps, then the playbook's steps and checks in place of its generic ones."""
+    if playbook is None:
+        return specific + generic
+    return specific + playbook_steps(playbook) + [playbook_checks(playbook)]
+
+
+def playbook_steps(playbook: Playbook) -> list[str]:
+    """The playbook's steps as plan steps, each naming the playbook (as runbook steps name their pattern)."""
+    return [f"Playbook ({playbook.id}): {step}" for step in playbook.steps]
+
+
+def playbook_checks(playbook: Playbook) -> str:
+    """The playbook's checks as one plan step."""
+    return f"Verify ({playbook.id}): {' '.join(playbook.verify)}"
+
+
+def playbook_evidence(playbook: Playbook | None) -> dict[str, str] | None:
+    """The playbook as a recommendation's evidence names it: id and title."""
+    return None if playbook is None else {"id": playbook.id, "title": playbook.title}
 
 
 _USERS = {None: 0, UserImpact.none: 0, UserImpact.single_user: 1, UserImpact.multiple_users: 3}

@@ -13,13 +13,16 @@ an operator would start with, naming the resource, host, pod or account the aler
   the failing hop, route around it, retry with backoff;
 - `infrastructure_failure` (anything else: a node or instance down): check, restart or
   replace, fail over.
+
+Each plan keeps the steps that name what the alert names; the playbook that applies
+(disk full, node not ready, cost spike, ...) replaces the generic rest.
 """
 
 from __future__ import annotations
 
 import re
 
-from liberation_guardian.agents.base import Advice, Situation, impact_of
+from liberation_guardian.agents.base import Advice, Situation, impact_of, playbook_evidence, with_playbook
 
 NAME = "infrastructure"
 
@@ -52,7 +55,12 @@ class InfrastructureAgent:
             impact=impact_of(situation),
             plan=tuple(plan),
             prevention=tuple(prevention),
-            evidence={"event_id": situation.event_id, "target": _target(situation), "resource": resource},
+            evidence={
+                "event_id": situation.event_id,
+                "target": _target(situation),
+                "resource": resource,
+                "playbook": playbook_evidence(situation.playbook),
+            },
             details=details,
         )
 
@@ -135,16 +143,16 @@ def _resource_exhaustion(s: Situation, resource: str | None) -> Handling:
     resource = resource or "cpu"
     free, add, template = _FREE[resource]
     target = _target(s)
-    plan = [
-        f"{free} on {target}.",
-        f"Then {add}.",
-        f"Check whether usage grew steadily (a leak or unbounded growth) or jumped (a load spike, a batch job) "
-        f"over the last 24 h of {resource} metrics for {target}.",
-    ]
+    specific = [f"{free} on {target}.", f"Then {add}."]
     pod = s.label("pod", "pod_name")
     if pod and resource == "memory":
         namespace = f"-n {s.label('namespace')} " if s.label("namespace") else ""
-        plan.insert(0, f"kubectl {namespace}describe pod {pod}: confirm OOMKilled and the limit it hit.")
+        specific.insert(0, f"kubectl {namespace}describe pod {pod}: confirm OOMKilled and the limit it hit.")
+    generic = [
+        f"Check whether usage grew steadily (a leak or unbounded growth) or jumped (a load spike, a batch job) "
+        f"over the last 24 h of {resource} metrics for {target}."
+    ]
+    plan = with_playbook(specific, generic, s.playbook)
     prevention = [
         f"Alert at 80% {resource} on {target}, before it runs out.",
         "Set requests and limits (or instance sizes) from measured peaks, with autoscaling on the busiest one.",
@@ -157,14 +165,17 @@ def _cost_anomaly(s: Situation, _resource: str | None) -> Handling:
     account = s.label("account", "account_id", "subscription", "project", "project_id") or "the account"
     where = s.label("region", "location")
     scope = f"{account}{' in ' + where if where else ''}"
-    plan = [
+    specific = [
         f"Open the cost report for {scope}, grouped by service and resource, for the last 7 days; "
-        "find the line that jumped.",
+        "find the line that jumped."
+    ]
+    generic = [
         "Look for the usual waste: instances or node groups scaled up and never down, unattached volumes and "
         "snapshots, idle load balancers, data transfer between regions.",
         "Stop or downsize what is not needed now; schedule non-production resources to stop out of hours.",
         "If the spend is real growth, confirm it with the owner and raise the budget knowingly.",
     ]
+    plan = with_playbook(specific, generic, s.playbook)
     prevention = [
         f"Set a budget with alerts at 50%, 80% and 100% for {scope}.",
         "Tag every resource with its owner and service so an anomaly names who to ask.",
@@ -177,13 +188,17 @@ def _cost_anomaly(s: Situation, _resource: str | None) -> Handling:
 def _security_violation(s: Situation, _resource: str | None) -> Handling:
     target = _target(s)
     actor = s.label("source_ip", "ip", "user", "principal", "actor")
-    plan = [
-        f"Contain: isolate {target} (restrictive security group or network policy) without deleting it.",
-        "Revoke and rotate the credentials it holds or that were used (keys, tokens, service account).",
-        f"Block {actor} at the firewall / WAF." if actor else "Block the source address at the firewall / WAF.",
+    specific = [f"Contain: isolate {target} (restrictive security group or network policy) without deleting it."]
+    generic = ["Revoke and rotate the credentials it holds or that were used (keys, tokens, service account)."]
+    if actor:
+        specific.append(f"Block {actor} at the firewall / WAF.")
+    else:
+        generic.append("Block the source address at the firewall / WAF.")
+    generic += [
         "Preserve evidence: snapshot disks, export the audit and access logs for the last 24 h.",
         "Escalate to the security owner with the timeline; restore from a known-good image once cleared.",
     ]
+    plan = with_playbook(specific, generic, s.playbook)
     prevention = [
         "Least privilege for the identity involved; remove unused keys.",
         "Alert on the same audit-log signal across all accounts and regions.",
@@ -203,12 +218,12 @@ def _network_degradation(s: Situation, _resource: str | None) -> Handling:
     else:
         cause, first = "latency", "Compare latency by hop and by zone to find where it grows (mtr, load balancer logs)."
     target = _target(s)
-    plan = [
-        first,
+    generic = [
         "Check the load balancer's target health and the network provider's status page.",
         f"If one zone or path is bad, shift traffic for {target} away from it.",
         "Make callers retry with backoff and a circuit breaker so a slow hop does not pile up requests.",
     ]
+    plan = with_playbook([first], generic, s.playbook)
     prevention = [
         "Spread the service over more than one zone, with health-checked failover.",
         "Set client timeouts below the caller's own deadline.",
@@ -220,12 +235,15 @@ def _network_degradation(s: Situation, _resource: str | None) -> Handling:
 
 def _infrastructure_failure(s: Situation, _resource: str | None) -> Handling:
     target = _target(s)
-    plan = [
+    specific = [
         f"Check {target}: reachable, health check, recent events (kubectl describe / cloud console).",
         f"Restart or replace {target}; drain it first if it still serves traffic.",
+    ]
+    generic = [
         "Fail over to a healthy replica or zone if it does not come back within 10 min.",
         "Read its logs from just before it failed for the cause.",
     ]
+    plan = with_playbook(specific, generic, s.playbook)
     prevention = ["Run at least two instances behind a health-checked load balancer.", "Alert on the health check."]
     return f"{target.capitalize()} is failing: check, restart or replace, fail over.", plan, prevention, {}
 

@@ -14,14 +14,15 @@ category is always a database bottleneck):
 
 Each becomes kind `bottleneck_<type>`. The endpoint or transaction and the measured value
 come from the labels (`transaction`, `endpoint`, `route`, `url`; `p95`, `value`, `threshold`)
-when the source sets them.
+when the source sets them. The first step names them; the playbook that applies (CPU
+saturation, connections exhausted, a queue backlog, ...) replaces the generic rest.
 """
 
 from __future__ import annotations
 
 import re
 
-from liberation_guardian.agents.base import Advice, Situation, impact_of
+from liberation_guardian.agents.base import Advice, Situation, impact_of, playbook_evidence, with_playbook
 
 NAME = "performance"
 
@@ -61,7 +62,12 @@ class PerformanceAgent:
             impact=impact_of(situation),
             plan=tuple(plan),
             prevention=tuple(prevention),
-            evidence={"event_id": situation.event_id, "where": where, "measured": measured},
+            evidence={
+                "event_id": situation.event_id,
+                "where": where,
+                "measured": measured,
+                "playbook": playbook_evidence(situation.playbook),
+            },
             details={"bottleneck": bottleneck, "fix_template": template},
         )
 
@@ -96,63 +102,71 @@ Handling = tuple[str, list[str], list[str], str | None]
 
 
 def _database(s: Situation, where: str) -> Handling:
-    plan = [
-        f"Find the slowest queries behind {where} (pg_stat_statements / slow query log / APM spans), by total time.",
+    specific = [
+        f"Find the slowest queries behind {where} (pg_stat_statements / slow query log / APM spans), by total time."
+    ]
+    generic = [
         "EXPLAIN ANALYZE the worst one: add the missing index, or rewrite it (no SELECT *, no N+1 loops).",
         "Check lock waits and long transactions holding locks; shorten or split them.",
         "Size the connection pool to the database's capacity, not the number of app workers.",
     ]
+    plan = with_playbook(specific, generic, s.playbook)
     prevention = ["Track query time per endpoint; fail review on a new sequential scan of a large table."]
     return f"Database bottleneck in {where}: find and fix the slow query.", plan, prevention, "raise-pool-size"
 
 
 def _memory(s: Situation, where: str) -> Handling:
-    plan = [
-        f"Take a heap profile of {where} under load; find the largest and fastest-growing allocations.",
+    specific = [f"Take a heap profile of {where} under load; find the largest and fastest-growing allocations."]
+    generic = [
         "Bound what grows: caches with a size limit and TTL, paginated reads instead of whole result sets.",
         "Tune the garbage collector or heap size only after the allocations are under control.",
     ]
+    plan = with_playbook(specific, generic, s.playbook)
     prevention = ["Alert on memory growth rate, not only on the limit."]
     return f"Memory bottleneck in {where}: find what allocates and bound it.", plan, prevention, "raise-memory-limit"
 
 
 def _io(s: Situation, where: str) -> Handling:
-    plan = [
-        f"Find what reads or writes most on the volume of {where} (iotop, cloud volume metrics).",
+    specific = [f"Find what reads or writes most on the volume of {where} (iotop, cloud volume metrics)."]
+    generic = [
         "Batch small writes, cache hot reads, move logs and temp files off the data volume.",
         "If the volume is at its IOPS limit, move to provisioned or faster storage.",
     ]
+    plan = with_playbook(specific, generic, s.playbook)
     prevention = ["Alert on I/O wait and volume queue length."]
     return f"I/O bottleneck in {where}: reduce or move the heavy reads and writes.", plan, prevention, None
 
 
 def _cpu(s: Situation, where: str) -> Handling:
-    plan = [
-        f"Profile {where} under load (py-spy, perf, async-profiler) and find the hottest functions.",
+    specific = [f"Profile {where} under load (py-spy, perf, async-profiler) and find the hottest functions."]
+    generic = [
         "Fix the hot spot (an algorithm, repeated serialisation, regex backtracking) or move it off the request path.",
         "Scale out meanwhile; raise the CPU limit if the container is being throttled.",
     ]
+    plan = with_playbook(specific, generic, s.playbook)
     prevention = ["Load-test the busiest endpoints before each release."]
     return f"CPU bottleneck in {where}: profile the hot path, scale out meanwhile.", plan, prevention, "scale-out"
 
 
 def _network(s: Situation, where: str) -> Handling:
-    plan = [
-        f"Trace a slow request through {where} and find the call that waits (APM spans, client timings).",
+    specific = [f"Trace a slow request through {where} and find the call that waits (APM spans, client timings)."]
+    generic = [
         "Reuse connections (keep-alive, pooling), call in parallel where independent, cache stable answers.",
         "Set a timeout and a circuit breaker on the slow dependency so it cannot hold every worker.",
     ]
+    plan = with_playbook(specific, generic, s.playbook)
     prevention = ["Give each dependency a latency budget and alert when it is spent."]
     summary = f"Network bottleneck in {where}: find the slow call, pool and time it out."
     return summary, plan, prevention, "raise-timeout"
 
 
 def _code(s: Situation, where: str) -> Handling:
-    plan = [
-        f"Profile {where} with a production-like request and find where the time goes.",
+    specific = [f"Profile {where} with a production-like request and find where the time goes."]
+    generic = [
         "Fix the hot spot: avoid repeated work in loops, cache computed results, move slow work to a background job.",
         "Compare with the last fast release; if it regressed with a deploy, bisect the change.",
     ]
+    plan = with_playbook(specific, generic, s.playbook)
     prevention = ["Add a latency check for this endpoint to CI or a nightly load test."]
     return f"Slow code in {where}: profile it and fix the hot spot.", plan, prevention, None
 

@@ -12,14 +12,16 @@ follows the level (kind, then what it asks for):
 - low and info, `log_and_monitor`: keep on record, watch for an exploit or a raised severity.
 
 Package, versions, advisory ids, secret type and code location come from the labels the
-security sources set (GitHub, Snyk, npm audit, SonarQube), so the plan names them.
+security sources set (GitHub, Snyk, npm audit, SonarQube), so the plan names them. Those
+steps stay first; the playbook that applies (a leaked credential, a suspected breach, an
+expiring certificate) replaces the generic rest.
 """
 
 from __future__ import annotations
 
 import re
 
-from liberation_guardian.agents.base import Advice, Situation, impact_of
+from liberation_guardian.agents.base import Advice, Situation, impact_of, playbook_evidence, with_playbook
 from liberation_guardian.events import Severity
 
 NAME = "security"
@@ -49,6 +51,7 @@ class SecurityAgent:
         kind, hours = _RESPONSES.get(threat, ("log_and_monitor", None))
         facts = _facts(situation)
         summary, plan, prevention, template = _HANDLERS[kind](situation, facts)
+        playbook = playbook_evidence(situation.playbook)
         return Advice(
             agent=NAME,
             kind=kind,
@@ -56,7 +59,7 @@ class SecurityAgent:
             impact=impact_of(situation),
             plan=tuple(plan),
             prevention=tuple(prevention),
-            evidence={"event_id": situation.event_id, **{k: v for k, v in facts.items() if v}},
+            evidence={"event_id": situation.event_id, **{k: v for k, v in facts.items() if v}, "playbook": playbook},
             details={"threat": threat.value, "due_within_hours": hours, "fix_template": template},
         )
 
@@ -99,20 +102,23 @@ Handling = tuple[str, list[str], list[str], str | None]
 
 def _emergency(s: Situation, f: dict[str, str | None]) -> Handling:
     if f["secret_type"] or _SECRET.search(s.text):
-        return _exposed_secret(f)
+        return _exposed_secret(s, f)
     return _compromise(s, f)
 
 
-def _exposed_secret(f: dict[str, str | None]) -> Handling:
+def _exposed_secret(s: Situation, f: dict[str, str | None]) -> Handling:
     what = f["secret_type"] or "the exposed credential"
     where = f" in {f['repository']}" if f["repository"] else ""
-    plan = [
+    specific = [
         f"Now: revoke {what}{where} at its issuer and issue a new one; update every consumer from the secret store.",
         f"Contain: end the sessions and tokens {what} granted until it is rotated.",
+    ]
+    generic = [
         "Audit its use since the exposure began (provider audit logs, access logs) for actions you did not take.",
         "Remove it from the code and history (git filter-repo) only after it is revoked; a rewrite does not un-leak.",
         "Page the security owner and keep a timeline of what was exposed, when, and what was done.",
     ]
+    plan = with_playbook(specific, generic, s.playbook)
     prevention = [
         "Turn on secret scanning push protection so a secret is refused before it is pushed.",
         "Load secrets from a secret manager at run time; keep none in code or images.",
@@ -122,15 +128,18 @@ def _exposed_secret(f: dict[str, str | None]) -> Handling:
 
 def _compromise(s: Situation, f: dict[str, str | None]) -> Handling:
     subject = f["package"] or f["repository"] or s.service or "the affected system"
-    plan = [
+    specific = [
         f"Now: isolate what runs {subject} (stop the deploys and builds that use it, cut its network egress).",
         f"Remove {subject} or pin it to the last known-good version, and rebuild from clean images."
         if f["package"]
         else f"Rebuild {subject} from a known-good image; do not clean it in place.",
+    ]
+    generic = [
         "Rotate every credential the affected build or host could read.",
         "Preserve evidence (disk snapshots, audit and access logs) and look for what it reached.",
         "Page the security owner and keep a timeline of what was done.",
     ]
+    plan = with_playbook(specific, generic, s.playbook)
     prevention = [
         "Pin dependencies by hash and install from a reviewed lockfile only.",
         "Give builds and hosts only the credentials they need, scoped and short-lived.",
@@ -147,11 +156,12 @@ def _patch(s: Situation, f: dict[str, str | None]) -> Handling:
     else:
         at = f" at {f['location']}" if f["location"] else ""
         change, template = f"Fix the flagged code{at}{advisory}", None
-    plan = [
-        f"{change} in a pull request{' on ' + f['repository'] if f['repository'] else ''}.",
+    specific = [f"{change} in a pull request{' on ' + f['repository'] if f['repository'] else ''}."]
+    generic = [
         "Run the test suite and a fresh scan on the branch; the alert must close on merge.",
         "Deploy within 72 h; until then, check whether the vulnerable path is reachable and block it if it is.",
     ]
+    plan = with_playbook(specific, generic, s.playbook)
     prevention = [
         "Let a dependency bot open upgrade pull requests weekly, so patches are small.",
         "Fail CI on new high-severity findings.",
@@ -165,17 +175,19 @@ def _schedule(s: Situation, f: dict[str, str | None]) -> Handling:
         what, template = f"update {f['package']}{advisory}", "bump-dependency"
     else:
         what, template = f"review and fix '{f['location'] or s.title}'{advisory}", None
-    plan = [
-        f"Open a ticket to {what} in the next maintenance window (within 30 days).",
+    specific = [f"Open a ticket to {what} in the next maintenance window (within 30 days)."]
+    generic = [
         "Note whether the affected code or endpoint is reachable from outside; make it a patch if it is.",
         "Bundle it with other pending updates of the same component.",
     ]
+    plan = with_playbook(specific, generic, s.playbook)
     prevention = ["Review medium findings in a fixed weekly slot so they do not pile up."]
     return f"Scheduled security update within 30 days: {what}.", plan, prevention, template
 
 
 def _monitor(s: Situation, f: dict[str, str | None]) -> Handling:
     subject = f["package"] or f["location"] or s.title
+    # Nothing to do now is the specific answer here; the playbook stays named in the evidence for later.
     plan = [
         f"Keep {subject} on record; no change needed now.",
         "Watch for an exploit becoming available or the severity being raised; either makes it a patch.",

@@ -1,8 +1,10 @@
 """Read what surrounds an incident transition from the store: changes before it, related incidents, runbook.
 
 Two bounded, indexed queries (events by kind and time, incidents by service and time) and
-at most one primary-key look-up (a stored pattern's runbook), so the stage can run it in
-the processing transaction. Nothing here judges; `analysis.py` and the specialists do.
+at most one primary-key look-up (a stored pattern's runbook and tags), so the stage can run
+it in the processing transaction. The playbook that applies is chosen from the shipped
+playbooks in memory, by the decision's category and pattern (with its tags) and the event's
+kind and words. Nothing here judges; `analysis.py` and the specialists do.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from sqlalchemy.orm import Session
 from liberation_guardian.agents._changes import CHANGE_KINDS, classify, names, scope
 from liberation_guardian.agents.base import Change, Related, Situation
 from liberation_guardian.events import Frequency, Severity, UserImpact
+from liberation_guardian.knowledge.playbooks import Playbook, shipped_playbooks
+from liberation_guardian.knowledge.playbooks import select as select_playbooks
 from liberation_guardian.store.models import Decision, Event, Incident, Pattern
 from liberation_guardian.triage.known import shipped_index
 
@@ -41,6 +45,8 @@ def gather(
     labels = {str(k): str(v) for k, v in (event.labels or {}).items()}
     pattern_id = details.get("pattern_id") if isinstance(details.get("pattern_id"), str) else None
     runbook, pattern_title = _runbook(session, pattern_id, details)
+    text = f"{event.title}\n{event.message or ''}"
+    playbook = playbook_for(decision.category, pattern_id, _tags(session, pattern_id), event.kind, text)
     return Situation(
         incident_id=incident.id,
         transition=decision.transition,
@@ -71,7 +77,16 @@ def gather(
         changes=tuple(changes_before(session, event, at, window_minutes)),
         related=tuple(related_to(session, incident, at, related_hours)),
         window_minutes=window_minutes,
+        playbook=playbook,
     )
+
+
+def playbook_for(category: str, pattern_id: str | None, tags: frozenset[str], kind: str, text: str) -> Playbook | None:
+    """The most specific shipped playbook that applies, if any."""
+    found = select_playbooks(
+        shipped_playbooks(), category=category, pattern_id=pattern_id, kind=kind, tags=tags, text=text
+    )
+    return found[0] if found else None
 
 
 def changes_before(session: Session, event: Event, at: datetime, window_minutes: int) -> list[Change]:
@@ -168,6 +183,22 @@ def _runbook(
     return steps or stored, pattern.title
 
 
+def _tags(session: Session, pattern_id: str | None) -> frozenset[str]:
+    """The tags of the decision's pattern: the shipped pack's, else the stored pattern's."""
+    if pattern_id is None:
+        return frozenset()
+    shipped = _shipped_tags().get(pattern_id)
+    if shipped is not None:
+        return shipped
+    pattern = session.get(Pattern, pattern_id)  # already in the session when `_runbook` read it
+    return frozenset(str(tag) for tag in (pattern.tags or [])) if pattern is not None else frozenset()
+
+
 @cache
 def _shipped_titles() -> dict[str, str]:
     return {pattern.id: pattern.title for pattern in shipped_index().patterns}
+
+
+@cache
+def _shipped_tags() -> dict[str, frozenset[str]]:
+    return {pattern.id: frozenset(pattern.tags) for pattern in shipped_index().patterns}

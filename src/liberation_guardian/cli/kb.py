@@ -1,4 +1,4 @@
-"""`liberation-guardian kb list|review|export|import|purge`: the knowledge base from the shell.
+"""`liberation-guardian kb list|review|export|import|purge|playbooks|playbook`: the knowledge base from the shell.
 
 Each command works on the configured database directly, so it needs neither the server
 nor an API token; the running service picks up what it changed before its next decision.
@@ -16,27 +16,37 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from liberation_guardian.cli._common import config_option, fail, load, login_name
 from liberation_guardian.config import LoadedConfig
-from liberation_guardian.learn.patterns import ORIGINS, STATUSES, ReviewRefused, review, seed_shipped
+from liberation_guardian.learn.patterns import (
+    ORIGINS,
+    STATUSES,
+    ReviewRefused,
+    describe_playbook,
+    review,
+    seed_playbooks,
+    seed_shipped,
+)
 from liberation_guardian.learn.retention import purge
 from liberation_guardian.learn.sharing import SharingError, export_pack, import_pack
 from liberation_guardian.store.db import make_engine, migrate, sessions, transaction
-from liberation_guardian.store.models import Pattern, utcnow
+from liberation_guardian.store.models import Pattern, Playbook, utcnow
+from liberation_guardian.triage.category import TAXONOMY
 
 
 @click.group("kb")
 def kb_command() -> None:
-    """The knowledge base: list patterns, review proposals, share packs, purge old history."""
+    """The knowledge base: list patterns, review proposals, share packs, purge old history, read playbooks."""
 
 
 @contextmanager
 def _store(config: LoadedConfig) -> Iterator[sessionmaker[Session]]:
-    """The configured database, migrated, with the shipped pack seeded."""
+    """The configured database, migrated, with the shipped pack and playbooks seeded."""
     engine = make_engine(config.database_url)
     try:
         migrate(engine)
         factory = sessions(engine)
         with transaction(factory) as session:
             seed_shipped(session, config.settings.learning, utcnow())
+            seed_playbooks(session, utcnow())
         yield factory
     finally:
         engine.dispose()
@@ -183,6 +193,53 @@ def purge_command(ctx: click.Context, config_path: Path | None) -> None:
         return
     listed = ", ".join(f"{count} {table}" for table, count in sorted(deleted.items()))
     click.echo(f"deleted what was older than {days} days: {listed}")
+
+
+@kb_command.command("playbooks")
+@click.option("--category", type=click.Choice(TAXONOMY), default=None, help="Only playbooks of this category.")
+@config_option
+@click.pass_context
+def list_playbooks(ctx: click.Context, category: str | None, config_path: Path | None) -> None:
+    """List playbooks: id, category, number of steps, title."""
+    config = load(ctx, config_path)
+    with _store(config) as factory, factory() as session:
+        query = select(Playbook).order_by(Playbook.category, Playbook.id)
+        if category:
+            query = query.where(Playbook.category == category)
+        rows = [describe_playbook(row) for row in session.scalars(query)]
+    if not rows:
+        click.echo("no playbooks" + (f" of category {category}" if category else ""))
+    for item in rows:
+        click.echo(f"{item['id']}  {item['category']:<14} {len(item['steps']):>2} steps  {item['title']}")
+
+
+@kb_command.command("playbook")
+@click.argument("playbook_id")
+@config_option
+@click.pass_context
+def show_playbook(ctx: click.Context, playbook_id: str, config_path: Path | None) -> None:
+    """Print one playbook: what selects it, its steps in order, and how to verify it worked."""
+    config = load(ctx, config_path)
+    with _store(config) as factory, factory() as session:
+        row = session.get(Playbook, playbook_id)
+        if row is None:
+            fail(f"no playbook {playbook_id} (liberation-guardian kb playbooks lists them)")
+        item = describe_playbook(row)
+    click.echo(f"{item['id']}: {item['title']}")
+    click.echo(f"category: {item['category']}, origin: {item['origin']}")
+    click.echo("applies to:")
+    for rule in item["applies_to"]:
+        click.echo("  - " + "; ".join(f"{name}: {_listed(value)}" for name, value in rule.items()))
+    click.echo("steps:")
+    for number, step in enumerate(item["steps"], 1):
+        click.echo(f"  {number}. {step}")
+    click.echo("verify:")
+    for check in item["verify"]:
+        click.echo(f"  - {check}")
+
+
+def _listed(value: object) -> str:
+    return ", ".join(str(part) for part in value) if isinstance(value, list) else str(value)
 
 
 def _line(row: Pattern) -> str:

@@ -10,9 +10,13 @@ by default, and a short runbook.
   examples matched by their own pattern, values from the shared vocabulary.
 - `match.py` builds a `PatternIndex` that finds the most specific pattern for an event's
   text without running every regular expression.
+- `playbooks.py` reads the infrastructure playbooks (`playbooks/*.yml`: what to do, step by
+  step, for a full disk, a NotReady node, a leaked credential, ...) and selects the ones
+  that apply to an incident, the most specific first.
 
-This package only knows patterns; it does not decide anything. The triage chain asks it
-for a match and turns the answer into a verdict.
+This package only knows patterns and playbooks; it does not decide anything. The triage
+chain asks it for a match and turns the answer into a verdict; the agents ask it for the
+playbook that applies.
 """
 
 from __future__ import annotations

@@ -5,6 +5,9 @@ Every pattern that may decide has a row, so the evidence for it has somewhere to
 definitions of known rows and never their evidence, and brings every row's confidence in
 line with the configuration (a changed `human_feedback_weight` applies to past feedback
 too). Learned patterns arrive as `proposed` rows; `review` accepts or rejects them.
+
+The playbooks table sits beside it: `seed_playbooks` copies the shipped playbooks in at the
+same moment. They are definitions with no evidence, so a release that drops one drops its row.
 """
 
 from __future__ import annotations
@@ -18,8 +21,10 @@ from sqlalchemy.orm import Session
 from liberation_guardian.config.schema import LearningConfig
 from liberation_guardian.knowledge.pack import Pattern as PackPattern
 from liberation_guardian.knowledge.pack import shipped_pack
+from liberation_guardian.knowledge.playbooks import Playbook as PlaybookDefinition
+from liberation_guardian.knowledge.playbooks import shipped_playbooks
 from liberation_guardian.learn.confidence import Evidence, calibrate
-from liberation_guardian.store.models import Pattern
+from liberation_guardian.store.models import Pattern, Playbook
 
 ORIGINS = ("builtin", "learned", "community", "human")
 STATUSES = ("active", "proposed", "rejected")
@@ -159,6 +164,58 @@ def describe(row: Pattern) -> dict[str, Any]:
             "rejections": row.rejections,
         },
         "provenance": row.provenance or {},
+        "created_at": row.created_at.isoformat(),
+        "updated_at": row.updated_at.isoformat(),
+    }
+
+
+def playbook_definition(playbook: PlaybookDefinition) -> dict[str, Any]:
+    """A shipped playbook as the columns of its row."""
+    return {
+        "title": playbook.title,
+        "category": playbook.category,
+        "applies_to": playbook.selectors(),
+        "steps": "\n".join(playbook.steps),
+        "verify": "\n".join(playbook.verify),
+    }
+
+
+def seed_playbooks(session: Session, now: datetime) -> int:
+    """Upsert the shipped playbooks as `builtin` rows and drop builtin rows no longer shipped; returns rows changed."""
+    wanted = {playbook.id: playbook_definition(playbook) for playbook in shipped_playbooks()}
+    changed = 0
+    for row in session.scalars(select(Playbook)):
+        if row.origin != "builtin":
+            continue
+        definition = wanted.pop(row.id, None)
+        if definition is None:
+            session.delete(row)
+            changed += 1
+            continue
+        stale = {name: value for name, value in definition.items() if getattr(row, name) != value}
+        if stale:
+            for name, value in stale.items():
+                setattr(row, name, value)
+            row.updated_at = now
+            changed += 1
+    for playbook_id, definition in wanted.items():
+        if session.get(Playbook, playbook_id) is None:  # a row of another origin keeps its id
+            session.add(Playbook(id=playbook_id, origin="builtin", **definition, created_at=now, updated_at=now))
+            changed += 1
+    session.flush()
+    return changed
+
+
+def describe_playbook(row: Playbook) -> dict[str, Any]:
+    """A playbook row as JSON-ready data, for the API and the shell."""
+    return {
+        "id": row.id,
+        "origin": row.origin,
+        "title": row.title,
+        "category": row.category,
+        "applies_to": list(row.applies_to or []),
+        "steps": [line for line in (row.steps or "").splitlines() if line.strip()],
+        "verify": [line for line in (row.verify or "").splitlines() if line.strip()],
         "created_at": row.created_at.isoformat(),
         "updated_at": row.updated_at.isoformat(),
     }

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from liberation_guardian.config import LoadedConfig
 from liberation_guardian.decide.policy import Policy
 from liberation_guardian.errors import SourceError
-from liberation_guardian.learn.patterns import seed_shipped
+from liberation_guardian.learn.patterns import seed_playbooks, seed_shipped
 from liberation_guardian.pipeline.build import build_stages
 from liberation_guardian.pipeline.process import Processor
 from liberation_guardian.receive.ingest import Submission, store
@@ -59,6 +59,7 @@ class OfflineRun:
         self.sessions: sessionmaker[Session] = sessions(self.engine)
         with transaction(self.sessions) as session:
             seed_shipped(session, config.settings.learning, utcnow())
+            seed_playbooks(session, utcnow())
         # Simulated time: `play_forward` moves it from timer to timer instead of waiting.
         self.start = utcnow()
         self.now = self.start

@@ -348,16 +348,24 @@ class Resolution(Base):
 
 
 class Playbook(Base):
-    """Infrastructure know-how: the steps that apply to incidents matching `applies_to`."""
+    """Infrastructure know-how: the steps that apply to incidents matching `applies_to`, and how to verify them.
+
+    A definition, not evidence: `origin` is `builtin` for the shipped playbooks, which
+    start-up copies in (knowledge/playbooks/*.yml); `applies_to` holds their selection
+    rules; `steps` and `verify` are one line each.
+    """
 
     __tablename__ = "playbooks"
 
     id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    origin: Mapped[str] = mapped_column(String(16), default="builtin")
     title: Mapped[str] = mapped_column(Text)
     category: Mapped[str] = mapped_column(String(64))
     applies_to: Mapped[list[Any]] = mapped_column(default=list)
     steps: Mapped[str] = mapped_column(Text)
+    verify: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Recommendation(Base):
