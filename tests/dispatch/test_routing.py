@@ -72,6 +72,14 @@ def test_routes_pick_receivers_in_order_with_continue(harness_factory: Callable[
     assert receivers(h) == ["email:payments@example.com"]
 
 
+def test_an_escalation_carried_by_two_routes_is_logged_once(harness_factory: Callable[[str], Harness]) -> None:
+    h = harness_factory(TREE)
+    h.event("Security breach: checkout tokens leaked", severity=Severity.critical, service="checkout")
+    sent = receivers(h)
+    assert "webhook:" in sent and "email:payments@example.com" in sent  # audit continues to the payments route
+    assert sent.count("console:") == 1
+
+
 def test_an_owned_service_reaches_its_owners_besides_the_route(harness_factory: Callable[[str], Harness]) -> None:
     h = harness_factory(TREE)
     h.event("Checkout slow", service="checkout", severity=Severity.medium)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from liberation_guardian.act.notify import registry
@@ -27,11 +28,11 @@ def queue(
 ) -> list[str]:
     """Queue `note` to every channel of `receiver`; returns the channels.
 
-    With `never_silent` (escalations) the log channel is always added, so no escalation
-    goes unrecorded, whatever the receiver holds.
+    With `never_silent` (escalations) the log channel is added, so no escalation goes
+    unrecorded, whatever the receiver holds; once per decision, when several routes carry it.
     """
     channels = list(receiver.channels) if receiver else []
-    if never_silent and LOG_CHANNEL not in channels:
+    if never_silent and LOG_CHANNEL not in channels and not _logged(session, decision_id):
         channels.append(LOG_CHANNEL)
     for channel in channels:
         recipients = receiver.to.get(channel) if receiver else None
@@ -43,6 +44,14 @@ def queue(
         else:
             _add(session, channel, note, f"{key}/{channel}", decision_id, recipients, now)
     return channels
+
+
+def _logged(session: Session, decision_id: int | None) -> bool:
+    """Whether this decision already went to the log (through another route)."""
+    if decision_id is None:
+        return False
+    found = select(Delivery.id).where(Delivery.decision_id == decision_id, Delivery.channel == LOG_CHANNEL)
+    return session.scalar(found.limit(1)) is not None
 
 
 def _add(
