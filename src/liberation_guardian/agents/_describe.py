@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from liberation_guardian.events import Frequency, Severity, UserImpact
+from liberation_guardian.pipeline.stages import case_of as stored_case
 from liberation_guardian.store.models import Decision, Event, Incident, Recommendation
 from liberation_guardian.triage.base import Case
 
@@ -77,20 +77,4 @@ def _evidence(evidence: dict[str, Any]) -> list[str]:
 
 def case_of(incident: Incident, event: Event, decision: Decision) -> Case:
     """The case the triage chain saw when it made `decision`, as well as the store still tells it."""
-    return Case(
-        source=event.source,
-        kind=event.kind,
-        title=event.title,
-        message=event.message or "",
-        severity=Severity(incident.severity),
-        category=decision.category,
-        transition=decision.transition,
-        frequency=Frequency(incident.frequency),
-        user_impact=UserImpact(incident.user_impact) if incident.user_impact else None,
-        occurrences=incident.occurrences,
-        fix_attempts=incident.fix_attempts,
-        service=event.service,
-        environment=event.environment,
-        exception_type=event.exception_type,
-        labels={str(k): str(v) for k, v in (event.labels or {}).items()},
-    )
+    return stored_case(event, incident, category=decision.category, transition=decision.transition)

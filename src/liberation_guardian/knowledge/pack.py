@@ -22,11 +22,11 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from liberation_guardian.errors import ConfigError
 from liberation_guardian.events import Severity
+from liberation_guardian.knowledge._folder import Definition, DefinitionFile, Strict, read_folder
 from liberation_guardian.triage.base import Action
 from liberation_guardian.triage.category import TAXONOMY
 
@@ -71,10 +71,6 @@ class PackError(ConfigError):
         super().__init__(message, path=where, line=line)
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-
 def _compile(regex: str) -> re.Pattern[str]:
     try:
         return re.compile(regex, _FLAGS)
@@ -82,7 +78,7 @@ def _compile(regex: str) -> re.Pattern[str]:
         raise ValueError(f"regex '{regex}' does not compile: {exc}") from None
 
 
-class MatchSpec(_Strict):
+class MatchSpec(Strict):
     """The regular expressions and filters that recognise a pattern in an event."""
 
     any: list[str] = Field(min_length=1, description="Regexes over the event text; one must match")
@@ -107,7 +103,7 @@ class MatchSpec(_Strict):
         return value
 
 
-class Example(_Strict):
+class Example(Strict):
     """A realistic event a pattern must match: its text, and optionally where it came from."""
 
     text: str = Field(min_length=1)
@@ -131,7 +127,7 @@ class _Compiled:
     exception_type: re.Pattern[str] | None
 
 
-class Pattern(_Strict):
+class Pattern(Definition):
     """One known problem: how to recognise it, how bad it is, and what to do about it."""
 
     id: str = Field(pattern=_ID, description="Stable slug, `<file stem>.<name>`")
@@ -258,11 +254,9 @@ class Pattern(_Strict):
         return self._compiled
 
 
-class PatternFile(_Strict):
+class PatternFile(DefinitionFile):
     """One file of a pack: a version and its patterns."""
 
-    version: int = Field(ge=1)
-    description: str | None = None
     patterns: list[dict[str, Any]] = Field(min_length=1)
 
 
@@ -301,80 +295,18 @@ def shipped_pack() -> Pack:
 
 def load_pack(folder: Path | None = None) -> Pack:
     """Read and validate every `*.yml` of `folder` (the shipped pack by default)."""
-    folder = SHIPPED if folder is None else folder
-    if not folder.is_dir():
-        raise PackError("no such pattern folder", file=str(folder))
-    files = sorted(folder.glob("*.yml"))
-    if not files:
-        raise PackError("the folder holds no *.yml pattern files", file=str(folder))
-    patterns: list[Pattern] = []
-    versions: dict[str, int] = {}
-    origin: dict[str, str] = {}
-    for path in files:
-        version, loaded = _read_file(path)
-        versions[path.name] = version
-        for pattern in loaded:
-            if pattern.id in origin:
-                raise PackError(
-                    f"duplicate id, first defined in {origin[pattern.id]}", file=path.name, pattern_id=pattern.id
-                )
-            origin[pattern.id] = path.name
-            patterns.append(pattern)
-    for pattern in patterns:
-        unknown = [name for name in pattern.shadowed_by if name not in origin or name == pattern.id]
+    read = read_folder(
+        SHIPPED if folder is None else folder,
+        key="patterns",
+        file_model=PatternFile,
+        entry_model=Pattern,
+        noun="pattern",
+        fail=lambda message, file, entry, line: PackError(message, file=file, pattern_id=entry, line=line),
+    )
+    for pattern in read.entries:
+        unknown = [name for name in pattern.shadowed_by if name not in read.origin or name == pattern.id]
         if unknown:
             raise PackError(
-                f"shadowed_by names unknown patterns: {unknown}", file=origin[pattern.id], pattern_id=pattern.id
+                f"shadowed_by names unknown patterns: {unknown}", file=read.origin[pattern.id], pattern_id=pattern.id
             )
-    return Pack(tuple(patterns), versions, origin)
-
-
-def _read_file(path: Path) -> tuple[int, list[Pattern]]:
-    try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # a SafeLoader
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise PackError(f"not valid YAML: {getattr(exc, 'problem', None) or exc}", file=path.name, line=line) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PackError(f"cannot read the file: {exc}", file=path.name) from None
-    try:
-        document = PatternFile.model_validate(raw)
-    except ValidationError as exc:
-        raise PackError(_describe(exc), file=path.name) from None
-    stem = path.stem
-    patterns = []
-    for number, entry in enumerate(document.patterns):
-        name = entry.get("id") if isinstance(entry.get("id"), str) else f"#{number + 1}"
-        try:
-            pattern = Pattern.model_validate(entry)
-        except ValidationError as exc:
-            raise PackError(_describe(exc), file=path.name, pattern_id=name) from None
-        if pattern.id.split(".", 1)[0] != stem:
-            raise PackError(f"the id must start with the file's stem {stem!r}", file=path.name, pattern_id=pattern.id)
-        patterns.append(pattern)
-    return document.version, patterns
-
-
-def _describe(exc: ValidationError) -> str:
-    problems = []
-    for error in exc.errors(include_url=False):
-        where = ".".join(str(part) for part in error["loc"])
-        message = error["msg"].removeprefix("Value error, ")
-        problems.append(f"{where}: {message}" if where else message)
-    return "; ".join(problems)
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A safe loader that refuses a key given twice in one mapping, which YAML would silently drop."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"key {key!r} appears twice in one mapping", key_node.start_mark
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
+    return Pack(read.entries, read.versions, read.origin)

@@ -25,17 +25,17 @@ regexes that compile. This module knows definitions only: it neither stores nor 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from liberation_guardian.errors import ConfigError
-from liberation_guardian.knowledge.pack import _ID, Pack, Slug, _describe, _UniqueKeyLoader, shipped_pack
+from liberation_guardian.knowledge._folder import Definition, DefinitionFile, Strict, read_folder
+from liberation_guardian.knowledge.pack import _ID, Pack, Slug, shipped_pack
 from liberation_guardian.triage.category import TAXONOMY
 
 SHIPPED = Path(__file__).with_name("playbooks")
@@ -56,11 +56,7 @@ class PlaybookError(ConfigError):
         super().__init__(message, path=where, line=line)
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-
-class Rule(_Strict):
+class Rule(Strict):
     """One way a playbook is selected: every field it names must match the incident."""
 
     patterns: list[str] = Field(default_factory=list, description="Pattern ids; the decision's pattern is one")
@@ -121,7 +117,7 @@ class Rule(_Strict):
         return True
 
 
-class Playbook(_Strict):
+class Playbook(Definition):
     """A procedure for a kind of incident: the steps in order, and how to know it worked."""
 
     id: str = Field(pattern=_ID, max_length=128, description="Stable slug, `<file stem>.<name>`")
@@ -158,11 +154,9 @@ class Subject:
     text: str = ""
 
 
-class PlaybookFile(_Strict):
+class PlaybookFile(DefinitionFile):
     """One file of playbooks: a version and its playbooks."""
 
-    version: int = Field(ge=1)
-    description: str | None = None
     playbooks: list[dict[str, Any]] = Field(min_length=1)
 
 
@@ -214,61 +208,21 @@ def load_playbooks(folder: Path | None = None, *, pack: Pack | None = None) -> P
 
     Pattern ids in `applies_to` must exist in `pack` (the shipped pattern pack by default).
     """
-    folder = SHIPPED if folder is None else folder
-    if not folder.is_dir():
-        raise PlaybookError("no such playbook folder", file=str(folder))
-    files = sorted(folder.glob("*.yml"))
-    if not files:
-        raise PlaybookError("the folder holds no *.yml playbook files", file=str(folder))
+    read = read_folder(
+        SHIPPED if folder is None else folder,
+        key="playbooks",
+        file_model=PlaybookFile,
+        entry_model=Playbook,
+        noun="playbook",
+        fail=lambda message, file, entry, line: PlaybookError(message, file=file, playbook_id=entry, line=line),
+    )
     known = {pattern.id for pattern in (shipped_pack() if pack is None else pack)}
-    loaded: list[Playbook] = []
-    versions: dict[str, int] = {}
-    origin: dict[str, str] = {}
-    for path in files:
-        version, playbooks = _read_file(path)
-        versions[path.name] = version
-        for playbook in playbooks:
-            if playbook.id in origin:
-                raise PlaybookError(
-                    f"duplicate id, first defined in {origin[playbook.id]}", file=path.name, playbook_id=playbook.id
-                )
-            missing = sorted({name for rule in playbook.applies_to for name in rule.patterns} - known)
-            if missing:
-                raise PlaybookError(
-                    f"applies_to names patterns the pattern pack does not have: {missing}",
-                    file=path.name,
-                    playbook_id=playbook.id,
-                )
-            origin[playbook.id] = path.name
-            loaded.append(playbook)
-    return Playbooks(tuple(loaded), versions, origin)
-
-
-def _read_file(path: Path) -> tuple[int, Sequence[Playbook]]:
-    try:
-        # The pattern pack's safe loader, which refuses a key given twice instead of keeping the last.
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or exc
-        raise PlaybookError(f"not valid YAML: {problem}", file=path.name, line=line) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PlaybookError(f"cannot read the file: {exc}", file=path.name) from None
-    try:
-        document = PlaybookFile.model_validate(raw)
-    except ValidationError as exc:
-        raise PlaybookError(_describe(exc), file=path.name) from None
-    playbooks = []
-    for number, entry in enumerate(document.playbooks):
-        name = entry.get("id") if isinstance(entry.get("id"), str) else f"#{number + 1}"
-        try:
-            playbook = Playbook.model_validate(entry)
-        except ValidationError as exc:
-            raise PlaybookError(_describe(exc), file=path.name, playbook_id=name) from None
-        if playbook.id.split(".", 1)[0] != path.stem:
+    for playbook in read.entries:
+        missing = sorted({name for rule in playbook.applies_to for name in rule.patterns} - known)
+        if missing:
             raise PlaybookError(
-                f"the id must start with the file's stem {path.stem!r}", file=path.name, playbook_id=playbook.id
+                f"applies_to names patterns the pattern pack does not have: {missing}",
+                file=read.origin[playbook.id],
+                playbook_id=playbook.id,
             )
-        playbooks.append(playbook)
-    return document.version, playbooks
+    return Playbooks(read.entries, read.versions, read.origin)

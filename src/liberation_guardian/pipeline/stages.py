@@ -155,24 +155,29 @@ class TriageStage:
         event, incident = work.event, work.incident
         self.chain.sync(session)
         work.verdict = self.chain.decide(
-            Case(
-                source=event.source,
-                kind=event.kind,
-                title=event.title,
-                message=event.message,
-                severity=Severity(incident.severity),
-                category=work.category,
-                transition=work.transition.value,
-                frequency=Frequency(incident.frequency),
-                user_impact=UserImpact(incident.user_impact) if incident.user_impact else None,
-                occurrences=incident.occurrences,
-                fix_attempts=incident.fix_attempts,
-                service=event.service,
-                environment=event.environment,
-                exception_type=event.exception_type,
-                labels={str(k): str(v) for k, v in (event.labels or {}).items()},
-            )
+            case_of(event, incident, category=work.category, transition=work.transition.value)
         )
+
+
+def case_of(event: Event, incident: Incident, *, category: str, transition: str) -> Case:
+    """What the triage chain sees of a stored event and the state of its incident."""
+    return Case(
+        source=event.source,
+        kind=event.kind,
+        title=event.title,
+        message=event.message or "",
+        severity=Severity(incident.severity),
+        category=category,
+        transition=transition,
+        frequency=Frequency(incident.frequency),
+        user_impact=UserImpact(incident.user_impact) if incident.user_impact else None,
+        occurrences=incident.occurrences,
+        fix_attempts=incident.fix_attempts,
+        service=event.service,
+        environment=event.environment,
+        exception_type=event.exception_type,
+        labels={str(k): str(v) for k, v in (event.labels or {}).items()},
+    )
 
 
 class DecideStage:
